@@ -104,7 +104,7 @@ def _schema(spec: dict[str, Any], ref: str) -> dict[str, Any] | None:
 
 def _tag_values(spec: dict[str, Any], variant: Any, property_name: str) -> list[str] | None:
     """The tag values a variant declares for ``property_name``; None if it cannot be discriminated."""
-    if not isinstance(variant, dict) or set(variant) - {"$ref", "description", "title"} or "$ref" not in variant:  # pyright: ignore[reportUnknownArgumentType]
+    if not isinstance(variant, dict) or "$ref" not in variant or not all(_is_annotation_only({k: None}) for k in variant if k != "$ref"):  # pyright: ignore[reportUnknownArgumentType,reportUnknownVariableType]
         return None
     schema = _schema(spec, variant["$ref"])
     if schema is not None and "properties" not in schema and len(schema.get("allOf", ())) >= 1:

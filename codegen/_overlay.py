@@ -3,9 +3,10 @@
 An overlay file is ``{"overlay": "1.0.0", "info": {...}, "extends": "<spec name>", "actions": [...]}``.
 Each action has a ``target`` and either ``update`` or ``remove: true``.
 
-Supported targets: ``$`` followed by ``.name`` or ``['name']`` segments, optionally ending with an
-array filter ``[?(@ == 'value')]`` (or ``[?@ == 'value']``) that selects equal elements. Anything else
-is rejected with the file and action named, rather than guessed at.
+Supported targets (RFC 9535 JSONPath subset): ``$`` followed by ``.name``, ``['name']`` or the wildcard
+``.*`` segments, optionally ending with an array filter ``[?(@ == 'value')]`` (or ``[?@ == 'value']``)
+that selects equal elements. Anything else is rejected with the file and action named, rather than
+guessed at.
 
 Merge rule (Overlay 1.0.0 §4.4.3): when the target is an object, the update object is merged into
 it, nested objects recursively and every other value replaced; when the target is an array, the
@@ -25,7 +26,7 @@ from typing import Any
 
 __all__ = ["OverlayError", "Overlay", "load_overlays", "apply_overlay"]
 
-_SEGMENT = re.compile(r"""\.(?P<name>[A-Za-z_$][\w$-]*)|\['(?P<quoted>[^']+)'\]""")
+_SEGMENT = re.compile(r"""\.(?P<name>[A-Za-z_$][\w$-]*|\*)|\['(?P<quoted>[^']+)'\]""")
 _FILTER = re.compile(r"""\[\?\(?@\s*==\s*'(?P<value>[^']*)'\)?\]$""")
 
 
@@ -82,6 +83,22 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
             target[key] = value
 
 
+def _select(spec: dict[str, Any], segments: list[str]) -> list[tuple[Any, str, Any]]:
+    """Every ``(parent, key, node)`` the segments reach; ``*`` fans out over an object's members."""
+    matches: list[tuple[Any, str, Any]] = [(None, "$", spec)]
+    for segment in segments:
+        reached: list[tuple[Any, str, Any]] = []
+        for _, _, node in matches:
+            if not isinstance(node, dict):
+                continue
+            if segment == "*":
+                reached.extend((node, key, value) for key, value in node.items())  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+            elif segment in node:
+                reached.append((node, segment, node[segment]))
+        matches = reached
+    return matches
+
+
 def apply_overlay(spec: dict[str, Any], overlay: Overlay) -> None:
     """Apply every action of ``overlay`` to ``spec`` in place."""
     for index, action in enumerate(overlay.actions):
@@ -90,29 +107,27 @@ def apply_overlay(spec: dict[str, Any], overlay: Overlay) -> None:
             segments, filter_value = _parse_target(str(action["target"]))
         except (KeyError, ValueError) as error:
             raise OverlayError(f"{where}: bad target: {error}") from error
-        parent: Any = None
-        node: Any = spec
-        for segment in segments:
-            if not isinstance(node, dict) or segment not in node:
-                raise OverlayError(f"{where}: selects nothing: no {segment!r} there")
-            parent, node = node, node[segment]
+        matches = _select(spec, segments)
         remove = action.get("remove", False)
         if filter_value is not None:
-            if not isinstance(node, list) or filter_value not in node:
-                raise OverlayError(f"{where}: filter selects nothing")
             if not remove:
                 raise OverlayError(f"{where}: a filter target is only supported with remove")
-            node[:] = [item for item in node if item != filter_value]
-        elif remove:
-            if parent is None:
-                raise OverlayError(f"{where}: cannot remove the document root")
-            del parent[segments[-1]]
-        elif "update" not in action:
-            raise OverlayError(f"{where}: needs 'update' or 'remove: true'")
-        elif isinstance(node, list):
-            update = action["update"]
-            node.extend(update if isinstance(update, list) else [update])
-        elif isinstance(node, dict) and isinstance(action["update"], dict):
-            _merge(node, action["update"])  # pyright: ignore[reportUnknownArgumentType]
-        else:
-            raise OverlayError(f"{where}: cannot merge {type(action['update']).__name__} into {type(node).__name__}")
+            matches = [m for m in matches if isinstance(m[2], list) and filter_value in m[2]]
+        if not matches:
+            raise OverlayError(f"{where}: selects nothing")
+        for parent, key, node in matches:
+            if filter_value is not None:
+                node[:] = [item for item in node if item != filter_value]
+            elif remove:
+                if parent is None:
+                    raise OverlayError(f"{where}: cannot remove the document root")
+                del parent[key]
+            elif "update" not in action:
+                raise OverlayError(f"{where}: needs 'update' or 'remove: true'")
+            elif isinstance(node, list):
+                update = action["update"]
+                node.extend(update if isinstance(update, list) else [update])
+            elif isinstance(node, dict) and isinstance(action["update"], dict):
+                _merge(node, action["update"])  # pyright: ignore[reportUnknownArgumentType]
+            else:
+                raise OverlayError(f"{where}: cannot merge {type(action['update']).__name__} into {type(node).__name__}")

@@ -4,6 +4,7 @@
 # sha256: bbfd19abcde0e7412da99378deb2a959ccdd3a812f97c9e35901921e8e973f9a
 # overlay: spec/overlays/openai.openresponses-error-event.overlay.json sha256:7f395e8934b308fb
 # overlay: spec/overlays/openai.request-leniency.overlay.json sha256:538b948fb7eabd26
+# overlay: spec/overlays/openai.response-leniency.overlay.json sha256:d33512a0f2e2d80b
 # overlay: spec/overlays/openai.vllm-lightcone.overlay.json sha256:0dfe31eaaf42daf8
 # plus the OpenResponses-only stream events (codegen/_normalise.py)
 # generator: datamodel-code-generator 0.89.0
@@ -491,7 +492,7 @@ class ResponseAudioDeltaEvent(BaseModel):
     The type of the event. Always `response.audio.delta`.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     A sequence number for this chunk of the stream response.
 
@@ -517,7 +518,7 @@ class ResponseAudioDoneEvent(BaseModel):
     The type of the event. Always `response.audio.done`.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the delta.
 
@@ -543,7 +544,7 @@ class ResponseAudioTranscriptDeltaEvent(BaseModel):
     The partial transcript of the audio response.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -563,7 +564,7 @@ class ResponseAudioTranscriptDoneEvent(BaseModel):
     The type of the event. Always `response.audio.transcript.done`.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -594,7 +595,7 @@ class ResponseCodeInterpreterCallCodeDeltaEvent(BaseModel):
     """
     The partial code snippet being streamed by the code interpreter.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event, used to order streaming events.
     """
@@ -625,7 +626,7 @@ class ResponseCodeInterpreterCallCodeDoneEvent(BaseModel):
     """
     The final code snippet output by the code interpreter.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event, used to order streaming events.
     """
@@ -652,7 +653,7 @@ class ResponseCodeInterpreterCallCompletedEvent(BaseModel):
     """
     The unique identifier of the code interpreter tool call item.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event, used to order streaming events.
     """
@@ -679,7 +680,7 @@ class ResponseCodeInterpreterCallInProgressEvent(BaseModel):
     """
     The unique identifier of the code interpreter tool call item.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event, used to order streaming events.
     """
@@ -706,7 +707,7 @@ class ResponseCodeInterpreterCallInterpretingEvent(BaseModel):
     """
     The unique identifier of the code interpreter tool call item.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event, used to order streaming events.
     """
@@ -726,7 +727,7 @@ class ResponseCustomToolCallInputDeltaEvent(BaseModel):
     """
     The event type identifier.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -758,7 +759,7 @@ class ResponseCustomToolCallInputDoneEvent(BaseModel):
     """
     The event type identifier.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -831,7 +832,7 @@ class ResponseFileSearchCallCompletedEvent(BaseModel):
     The ID of the output item that the file search call is initiated.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -861,7 +862,7 @@ class ResponseFileSearchCallInProgressEvent(BaseModel):
     The ID of the output item that the file search call is initiated.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -891,7 +892,7 @@ class ResponseFileSearchCallSearchingEvent(BaseModel):
     The ID of the output item that the file search call is initiated.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -969,7 +970,7 @@ class ResponseFunctionCallArgumentsDeltaEvent(BaseModel):
     The index of the output item that the function-call arguments delta is added to.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -994,7 +995,7 @@ class ResponseFunctionCallArgumentsDoneEvent(BaseModel):
     """
     The ID of the item.
     """
-    name: str
+    name: str | None = None
     """
     The name of the function that was called.
     """
@@ -1002,7 +1003,7 @@ class ResponseFunctionCallArgumentsDoneEvent(BaseModel):
     """
     The index of the output item.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1030,7 +1031,7 @@ class ResponseImageGenCallCompletedEvent(BaseModel):
     """
     The index of the output item in the response's output array.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1062,7 +1063,7 @@ class ResponseImageGenCallGeneratingEvent(BaseModel):
     """
     The unique identifier of the image generation item being processed.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the image generation item being processed.
     """
@@ -1090,7 +1091,7 @@ class ResponseImageGenCallInProgressEvent(BaseModel):
     """
     The unique identifier of the image generation item being processed.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the image generation item being processed.
     """
@@ -1118,7 +1119,7 @@ class ResponseImageGenCallPartialImageEvent(BaseModel):
     """
     The unique identifier of the image generation item being processed.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the image generation item being processed.
     """
@@ -1218,7 +1219,7 @@ class ResponseMCPCallArgumentsDeltaEvent(BaseModel):
     A JSON string containing the partial update to the arguments for the MCP tool call.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1251,7 +1252,7 @@ class ResponseMCPCallArgumentsDoneEvent(BaseModel):
     A JSON string containing the finalized arguments for the MCP tool call.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1279,7 +1280,7 @@ class ResponseMCPCallCompletedEvent(BaseModel):
     """
     The index of the output item that completed.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1307,7 +1308,7 @@ class ResponseMCPCallFailedEvent(BaseModel):
     """
     The index of the output item that failed.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1327,7 +1328,7 @@ class ResponseMCPCallInProgressEvent(BaseModel):
     """
     The type of the event. Always 'response.mcp_call.in_progress'.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1363,7 +1364,7 @@ class ResponseMCPListToolsCompletedEvent(BaseModel):
     """
     The index of the output item that was processed.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1391,7 +1392,7 @@ class ResponseMCPListToolsFailedEvent(BaseModel):
     """
     The index of the output item that failed.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1419,7 +1420,7 @@ class ResponseMCPListToolsInProgressEvent(BaseModel):
     """
     The index of the output item that is being processed.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -1474,7 +1475,7 @@ class ResponseReasoningSummaryPartAddedEvent(BaseModel):
     The index of the summary part within the reasoning summary.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -1541,7 +1542,7 @@ class ResponseReasoningSummaryPartDoneEvent(BaseModel):
     normally and set to `incomplete` when generation was interrupted.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -1587,7 +1588,7 @@ class ResponseReasoningSummaryTextDeltaEvent(BaseModel):
     The text delta that was added to the summary.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -1628,7 +1629,7 @@ class ResponseReasoningSummaryTextDoneEvent(BaseModel):
     The full text of the completed reasoning summary.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -1669,7 +1670,7 @@ class ResponseReasoningTextDeltaEvent(BaseModel):
     The text delta that was added to the reasoning content.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -1710,7 +1711,7 @@ class ResponseReasoningTextDoneEvent(BaseModel):
     The full text of the completed reasoning content.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -1751,7 +1752,7 @@ class ResponseRefusalDeltaEvent(BaseModel):
     The refusal text that is added.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -1792,7 +1793,7 @@ class ResponseRefusalDoneEvent(BaseModel):
     The refusal text that is finalized.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -1863,11 +1864,11 @@ class ResponseTextDeltaEvent(BaseModel):
     The text delta that was added.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number for this event.
     """
-    logprobs: list[ResponseLogProb]
+    logprobs: list[ResponseLogProb] | None = None
     """
     The log probabilities of the tokens in the delta.
 
@@ -1908,11 +1909,11 @@ class ResponseTextDoneEvent(BaseModel):
     The text content that is finalized.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number for this event.
     """
-    logprobs: list[ResponseLogProb]
+    logprobs: list[ResponseLogProb] | None = None
     """
     The log probabilities of the tokens in the delta.
 
@@ -1934,7 +1935,7 @@ class ResponseUsageInputTokensDetails(BaseModel):
     [More on prompt caching](/docs/guides/prompt-caching).
 
     """
-    cache_write_tokens: int
+    cache_write_tokens: int | None = None
     """
     The number of input tokens that were written to the cache.
     """
@@ -2012,7 +2013,7 @@ class ResponseWebSearchCallCompletedEvent(BaseModel):
     Unique ID for the output item associated with the web search call.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the web search call being processed.
     """
@@ -2042,7 +2043,7 @@ class ResponseWebSearchCallInProgressEvent(BaseModel):
     Unique ID for the output item associated with the web search call.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the web search call being processed.
     """
@@ -2072,7 +2073,7 @@ class ResponseWebSearchCallSearchingEvent(BaseModel):
     Unique ID for the output item associated with the web search call.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the web search call being processed.
     """
@@ -2383,15 +2384,18 @@ class WebSearchActionSearchSource(BaseModel):
         extra="allow",
         populate_by_name=True,
     )
-    type: Literal["url"]
+    type: Literal["url", "api"]
     """
-    The type of source. Always `url`.
-
+    The type of source: `url` (a web page) or `api` (a named data source).
     """
-    url: str
+    url: str | None = None
     """
     The URL of the source.
 
+    """
+    name: str | None = None
+    """
+    The name of the data source, for `api` sources.
     """
 
 
@@ -2544,9 +2548,9 @@ class WebSearchToolCall(BaseModel):
 
     """
     action: Annotated[
-        WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind,
+        WebSearchActionSearch | WebSearchActionOpenPage | WebSearchActionFind | None,
         Field(discriminator="type"),
-    ]
+    ] = None
     """
     An object describing the specific action taken in this web search call.
     Includes details on how the model used the web (search, open_page, find_in_page).
@@ -5329,7 +5333,7 @@ class ResponseShellCallCommandAddedStreamingEvent(BaseModel):
     """
     The type of the event, always `response.shell_call_command.added`.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the event that was emitted.
     """
@@ -5360,7 +5364,7 @@ class ResponseShellCallCommandDeltaStreamingEvent(BaseModel):
     """
     The type of the event, always `response.shell_call_command.delta`.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the event that was emitted.
     """
@@ -5395,7 +5399,7 @@ class ResponseShellCallCommandDoneStreamingEvent(BaseModel):
     """
     The type of the event, always `response.shell_call_command.done`.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the event that was emitted.
     """
@@ -5445,7 +5449,7 @@ class ResponseShellCallOutputContentDeltaStreamingEvent(BaseModel):
     """
     The type of the event, always `response.shell_call_output_content.delta`.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the event that was emitted.
     """
@@ -5480,7 +5484,7 @@ class ResponseShellCallOutputContentDoneStreamingEvent(BaseModel):
     """
     The type of the event, always `response.shell_call_output_content.done`.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of the event that was emitted.
     """
@@ -7783,7 +7787,7 @@ class ResponseContentPartAddedEvent(BaseModel):
     The content part that was added.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -7818,7 +7822,7 @@ class ResponseContentPartDoneEvent(BaseModel):
     The index of the content part that is done.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -7879,7 +7883,7 @@ class ResponseErrorEvent(BaseModel):
     """
     - The error parameter.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -7919,7 +7923,7 @@ class ResponseOutputTextAnnotationAddedEvent(BaseModel):
     """
     The index of the annotation within the content part.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -8866,34 +8870,37 @@ class AdditionalToolsItemParam(BaseModel):
 
 ItemField = TypeAliasType(
     "ItemField",
-    Message
-    | Program
-    | ProgramOutput
-    | FunctionToolCall
-    | ToolSearchCall
-    | ToolSearchOutput
-    | AdditionalTools
-    | FunctionToolCallOutput
-    | FileSearchToolCall
-    | WebSearchToolCall
-    | ImageGenToolCall
-    | ComputerToolCall
-    | ComputerToolCallOutputResource
-    | ReasoningItem
-    | CompactionBody
-    | CodeInterpreterToolCall
-    | LocalShellToolCall
-    | LocalShellToolCallOutput
-    | FunctionShellCall
-    | FunctionShellCallOutput
-    | ApplyPatchToolCall
-    | ApplyPatchToolCallOutput
-    | MCPListTools
-    | MCPApprovalRequest
-    | MCPApprovalResponseResource
-    | MCPToolCall
-    | CustomToolCall
-    | CustomToolCallOutput,
+    Annotated[
+        Message
+        | Program
+        | ProgramOutput
+        | FunctionToolCall
+        | ToolSearchCall
+        | ToolSearchOutput
+        | AdditionalTools
+        | FunctionToolCallOutput
+        | FileSearchToolCall
+        | WebSearchToolCall
+        | ImageGenToolCall
+        | ComputerToolCall
+        | ComputerToolCallOutputResource
+        | ReasoningItem
+        | CompactionBody
+        | CodeInterpreterToolCall
+        | LocalShellToolCall
+        | LocalShellToolCallOutput
+        | FunctionShellCall
+        | FunctionShellCallOutput
+        | ApplyPatchToolCall
+        | ApplyPatchToolCallOutput
+        | MCPListTools
+        | MCPApprovalRequest
+        | MCPApprovalResponseResource
+        | MCPToolCall
+        | CustomToolCall
+        | CustomToolCallOutput,
+        Field(discriminator="type"),
+    ],
 )
 """
 An item representing a message, tool call, tool output, reasoning, or other response element.
@@ -9211,7 +9218,7 @@ class ResponseOutputItemAddedEvent(BaseModel):
     The index of the output item that was added.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -9245,7 +9252,7 @@ class ResponseOutputItemDoneEvent(BaseModel):
     The index of the output item that was marked done.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
 
@@ -9619,7 +9626,7 @@ class ResponseCompletedEvent(BaseModel):
     Properties of the completed response.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number for this event.
     """
@@ -9645,7 +9652,7 @@ class ResponseCreatedEvent(BaseModel):
     The response that was created.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number for this event.
     """
@@ -9666,7 +9673,7 @@ class ResponseFailedEvent(BaseModel):
     The type of the event. Always `response.failed`.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -9696,7 +9703,7 @@ class ResponseInProgressEvent(BaseModel):
     The response that is in progress.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -9722,7 +9729,7 @@ class ResponseIncompleteEvent(BaseModel):
     The response that was incomplete.
 
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number of this event.
     """
@@ -9746,7 +9753,7 @@ class ResponseQueuedEvent(BaseModel):
     """
     The full response object that is queued.
     """
-    sequence_number: int
+    sequence_number: int | None = None
     """
     The sequence number for this event.
     """
@@ -9754,66 +9761,69 @@ class ResponseQueuedEvent(BaseModel):
 
 ResponseStreamEvent = TypeAliasType(
     "ResponseStreamEvent",
-    ResponseAudioDeltaEvent
-    | ResponseAudioDoneEvent
-    | ResponseAudioTranscriptDeltaEvent
-    | ResponseAudioTranscriptDoneEvent
-    | ResponseCodeInterpreterCallCodeDeltaEvent
-    | ResponseCodeInterpreterCallCodeDoneEvent
-    | ResponseCodeInterpreterCallCompletedEvent
-    | ResponseCodeInterpreterCallInProgressEvent
-    | ResponseCodeInterpreterCallInterpretingEvent
-    | ResponseCompletedEvent
-    | ResponseContentPartAddedEvent
-    | ResponseContentPartDoneEvent
-    | ResponseCreatedEvent
-    | ResponseErrorEvent
-    | ResponseFileSearchCallCompletedEvent
-    | ResponseFileSearchCallInProgressEvent
-    | ResponseFileSearchCallSearchingEvent
-    | ResponseFunctionCallArgumentsDeltaEvent
-    | ResponseFunctionCallArgumentsDoneEvent
-    | ResponseShellCallCommandAddedStreamingEvent
-    | ResponseShellCallCommandDeltaStreamingEvent
-    | ResponseShellCallCommandDoneStreamingEvent
-    | ResponseShellCallOutputContentDeltaStreamingEvent
-    | ResponseShellCallOutputContentDoneStreamingEvent
-    | ResponseInProgressEvent
-    | ResponseFailedEvent
-    | ResponseIncompleteEvent
-    | ResponseOutputItemAddedEvent
-    | ResponseOutputItemDoneEvent
-    | ResponseReasoningSummaryPartAddedEvent
-    | ResponseReasoningSummaryPartDoneEvent
-    | ResponseReasoningSummaryTextDeltaEvent
-    | ResponseReasoningSummaryTextDoneEvent
-    | ResponseReasoningTextDeltaEvent
-    | ResponseReasoningTextDoneEvent
-    | ResponseRefusalDeltaEvent
-    | ResponseRefusalDoneEvent
-    | ResponseTextDeltaEvent
-    | ResponseTextDoneEvent
-    | ResponseWebSearchCallCompletedEvent
-    | ResponseWebSearchCallInProgressEvent
-    | ResponseWebSearchCallSearchingEvent
-    | ResponseImageGenCallCompletedEvent
-    | ResponseImageGenCallGeneratingEvent
-    | ResponseImageGenCallInProgressEvent
-    | ResponseImageGenCallPartialImageEvent
-    | ResponseMCPCallArgumentsDeltaEvent
-    | ResponseMCPCallArgumentsDoneEvent
-    | ResponseMCPCallCompletedEvent
-    | ResponseMCPCallFailedEvent
-    | ResponseMCPCallInProgressEvent
-    | ResponseMCPListToolsCompletedEvent
-    | ResponseMCPListToolsFailedEvent
-    | ResponseMCPListToolsInProgressEvent
-    | ResponseOutputTextAnnotationAddedEvent
-    | ResponseQueuedEvent
-    | ResponseCustomToolCallInputDeltaEvent
-    | ResponseCustomToolCallInputDoneEvent
-    | ResponseReasoningDeltaStreamingEvent
-    | ResponseReasoningDoneStreamingEvent,
+    Annotated[
+        ResponseAudioDeltaEvent
+        | ResponseAudioDoneEvent
+        | ResponseAudioTranscriptDeltaEvent
+        | ResponseAudioTranscriptDoneEvent
+        | ResponseCodeInterpreterCallCodeDeltaEvent
+        | ResponseCodeInterpreterCallCodeDoneEvent
+        | ResponseCodeInterpreterCallCompletedEvent
+        | ResponseCodeInterpreterCallInProgressEvent
+        | ResponseCodeInterpreterCallInterpretingEvent
+        | ResponseCompletedEvent
+        | ResponseContentPartAddedEvent
+        | ResponseContentPartDoneEvent
+        | ResponseCreatedEvent
+        | ResponseErrorEvent
+        | ResponseFileSearchCallCompletedEvent
+        | ResponseFileSearchCallInProgressEvent
+        | ResponseFileSearchCallSearchingEvent
+        | ResponseFunctionCallArgumentsDeltaEvent
+        | ResponseFunctionCallArgumentsDoneEvent
+        | ResponseShellCallCommandAddedStreamingEvent
+        | ResponseShellCallCommandDeltaStreamingEvent
+        | ResponseShellCallCommandDoneStreamingEvent
+        | ResponseShellCallOutputContentDeltaStreamingEvent
+        | ResponseShellCallOutputContentDoneStreamingEvent
+        | ResponseInProgressEvent
+        | ResponseFailedEvent
+        | ResponseIncompleteEvent
+        | ResponseOutputItemAddedEvent
+        | ResponseOutputItemDoneEvent
+        | ResponseReasoningSummaryPartAddedEvent
+        | ResponseReasoningSummaryPartDoneEvent
+        | ResponseReasoningSummaryTextDeltaEvent
+        | ResponseReasoningSummaryTextDoneEvent
+        | ResponseReasoningTextDeltaEvent
+        | ResponseReasoningTextDoneEvent
+        | ResponseRefusalDeltaEvent
+        | ResponseRefusalDoneEvent
+        | ResponseTextDeltaEvent
+        | ResponseTextDoneEvent
+        | ResponseWebSearchCallCompletedEvent
+        | ResponseWebSearchCallInProgressEvent
+        | ResponseWebSearchCallSearchingEvent
+        | ResponseImageGenCallCompletedEvent
+        | ResponseImageGenCallGeneratingEvent
+        | ResponseImageGenCallInProgressEvent
+        | ResponseImageGenCallPartialImageEvent
+        | ResponseMCPCallArgumentsDeltaEvent
+        | ResponseMCPCallArgumentsDoneEvent
+        | ResponseMCPCallCompletedEvent
+        | ResponseMCPCallFailedEvent
+        | ResponseMCPCallInProgressEvent
+        | ResponseMCPListToolsCompletedEvent
+        | ResponseMCPListToolsFailedEvent
+        | ResponseMCPListToolsInProgressEvent
+        | ResponseOutputTextAnnotationAddedEvent
+        | ResponseQueuedEvent
+        | ResponseCustomToolCallInputDeltaEvent
+        | ResponseCustomToolCallInputDoneEvent
+        | ResponseReasoningDeltaStreamingEvent
+        | ResponseReasoningDoneStreamingEvent,
+        Field(discriminator="type"),
+    ],
 )
 """
 Event emitted while a response is streamed.
