@@ -23,12 +23,12 @@ from codegen._normalise import (
     add_discriminator_mappings,
     distribute_allof_over_union,
     drop_redundant_overrides,
-    lift_inline_union_members,
     flatten_allof_wrappers,
     fold_member_descriptions,
-    rename_numbered_schemas,
+    lift_inline_union_members,
     merge_stream_variants,
     name_inline_stream_union,
+    rename_numbered_schemas,
 )
 from codegen._overlay import Overlay, apply_overlay, load_overlays
 from codegen._prune import prune_to_paths
@@ -180,8 +180,11 @@ def run(check: bool, validate: bool = True, spec_dir: Path = SPEC_DIR, output_di
             print("validate " + report.describe())
             failed |= not report.ok
         if failed:
-            print("codegen: the upstream spec has new validation errors (above); list them in "
-                  f"{KNOWN_ERRORS.relative_to(ROOT)} with a reason if they are harmless", file=sys.stderr)
+            print(
+                "codegen: the upstream spec has new validation errors (above); list them in "
+                f"{KNOWN_ERRORS.relative_to(ROOT)} with a reason if they are harmless",
+                file=sys.stderr,
+            )
             return 1
         for path in sorted(out.glob("*.py")):
             text = path.read_text(encoding="utf-8")
@@ -191,11 +194,16 @@ def run(check: bool, validate: bool = True, spec_dir: Path = SPEC_DIR, output_di
             elapsed = time.perf_counter() - started
             if problems:
                 print("\n".join(problems), file=sys.stderr)
-                print(f"codegen --check: {output_dir} does not match the specs; run `python -m codegen` "
-                      f"({elapsed:.1f} s)", file=sys.stderr)
+                print(
+                    f"codegen --check: {output_dir} does not match the specs; run `python -m codegen` "
+                    f"({elapsed:.1f} s)",
+                    file=sys.stderr,
+                )
                 return 1
-            print(f"codegen --check: {output_dir.relative_to(ROOT) if output_dir.is_relative_to(ROOT) else output_dir} "
-                  f"matches the specs ({elapsed:.1f} s)")
+            print(
+                f"codegen --check: {output_dir.relative_to(ROOT) if output_dir.is_relative_to(ROOT) else output_dir} "
+                f"matches the specs ({elapsed:.1f} s)"
+            )
             return 0
         output_dir.mkdir(parents=True, exist_ok=True)
         for stale in output_dir.glob("*.py"):
@@ -208,10 +216,14 @@ def run(check: bool, validate: bool = True, spec_dir: Path = SPEC_DIR, output_di
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if polyresponses/generated/ differs from what the specs produce")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if polyresponses/generated/ differs from what the specs produce"
+    )
     parser.add_argument("--spec-dir", type=Path, default=SPEC_DIR, help=argparse.SUPPRESS)
     parser.add_argument("--output-dir", type=Path, default=GENERATED_DIR, help=argparse.SUPPRESS)
-    parser.add_argument("--no-validate", action="store_true", help="skip openapi-spec-validator (faster local iteration)")
+    parser.add_argument(
+        "--no-validate", action="store_true", help="skip openapi-spec-validator (faster local iteration)"
+    )
     args = parser.parse_args(argv)
     return run(check=args.check, validate=not args.no_validate, spec_dir=args.spec_dir, output_dir=args.output_dir)
 

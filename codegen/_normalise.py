@@ -44,14 +44,14 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
     while stack:
         current = stack.pop()
         if isinstance(current, dict):
-            yield current  # pyright: ignore[reportReturnType]
-            stack.extend(current.values())  # pyright: ignore[reportUnknownMemberType]
+            yield current
+            stack.extend(current.values())
         elif isinstance(current, list):
-            stack.extend(current)  # pyright: ignore[reportUnknownArgumentType]
+            stack.extend(current)
 
 
 def _is_annotation_only(member: Any) -> bool:
-    return isinstance(member, dict) and all(key in _ANNOTATIONS or key.startswith("x-") for key in member)  # pyright: ignore[reportUnknownVariableType]
+    return isinstance(member, dict) and all(key in _ANNOTATIONS or key.startswith("x-") for key in member)
 
 
 def flatten_allof_wrappers(spec: dict[str, Any]) -> int:
@@ -65,13 +65,13 @@ def flatten_allof_wrappers(spec: dict[str, Any]) -> int:
         members = node.get("allOf")
         if not isinstance(members, list):
             continue
-        refs = [m for m in members if isinstance(m, dict) and set(m) == {"$ref"}]  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
-        others = [m for m in members if m not in refs]  # pyright: ignore[reportUnknownVariableType]
-        if len(refs) != 1 or not all(_is_annotation_only(m) for m in others):  # pyright: ignore[reportUnknownVariableType]
+        refs = [m for m in members if isinstance(m, dict) and set(m) == {"$ref"}]
+        others = [m for m in members if m not in refs]
+        if len(refs) != 1 or not all(_is_annotation_only(m) for m in others):
             continue
         del node["allOf"]
-        for member in others:  # pyright: ignore[reportUnknownVariableType]
-            for key, value in member.items():  # pyright: ignore[reportUnknownVariableType]
+        for member in others:
+            for key, value in member.items():
                 node.setdefault(key, value)
         node["$ref"] = refs[0]["$ref"]
         flattened += 1
@@ -99,12 +99,17 @@ def name_inline_stream_union(spec: dict[str, Any], name: str) -> str | None:
 def _schema(spec: dict[str, Any], ref: str) -> dict[str, Any] | None:
     if not ref.startswith(_SCHEMAS):
         return None
-    return spec["components"]["schemas"].get(ref[len(_SCHEMAS) :])
+    schema: dict[str, Any] | None = spec["components"]["schemas"].get(ref[len(_SCHEMAS) :])
+    return schema
 
 
 def _tag_values(spec: dict[str, Any], variant: Any, property_name: str) -> list[str] | None:
     """The tag values a variant declares for ``property_name``; None if it cannot be discriminated."""
-    if not isinstance(variant, dict) or "$ref" not in variant or not all(_is_annotation_only({k: None}) for k in variant if k != "$ref"):  # pyright: ignore[reportUnknownArgumentType,reportUnknownVariableType]
+    if (
+        not isinstance(variant, dict)
+        or "$ref" not in variant
+        or not all(_is_annotation_only({k: None}) for k in variant if k != "$ref")
+    ):
         return None
     schema = _schema(spec, variant["$ref"])
     if schema is not None and "properties" not in schema and len(schema.get("allOf", ())) >= 1:
@@ -116,10 +121,10 @@ def _tag_values(spec: dict[str, Any], variant: Any, property_name: str) -> list[
     tag = schema.get("properties", {}).get(property_name)
     if not isinstance(tag, dict) or tag.get("type") != "string":
         return None
-    values = tag.get("enum", [tag["const"]] if "const" in tag else None)  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-    if not values or not all(isinstance(v, str) for v in values):  # pyright: ignore[reportUnknownVariableType]
+    values = tag.get("enum", [tag["const"]] if "const" in tag else None)
+    if not values or not all(isinstance(v, str) for v in values):
         return None
-    return list(values)  # pyright: ignore[reportUnknownArgumentType]
+    return list(values)
 
 
 @dataclass
@@ -142,14 +147,14 @@ def add_discriminator_mappings(spec: dict[str, Any], property_name: str = "type"
     for node in list(_walk(spec["components"]["schemas"])):
         for keyword in ("oneOf", "anyOf"):
             variants = node.get(keyword)
-            if not isinstance(variants, list) or len(variants) < 2:  # pyright: ignore[reportUnknownArgumentType]
+            if not isinstance(variants, list) or len(variants) < 2:
                 continue
             declared = node.get("discriminator")
             if declared is not None and declared.get("propertyName") != property_name:
                 continue
             mapping: dict[str, str] = {}
             unique = True
-            for variant in variants:  # pyright: ignore[reportUnknownVariableType]
+            for variant in variants:
                 values = _tag_values(spec, variant, property_name)
                 if values is None or any(value in mapping for value in values):
                     unique = False
@@ -161,8 +166,8 @@ def add_discriminator_mappings(spec: dict[str, Any], property_name: str = "type"
                 stats.mapped += declared is not None
                 node["discriminator"] = {"propertyName": property_name, "mapping": mapping}
             elif declared is not None:
-                refs = [v.get("$ref", "<inline>").removeprefix(_SCHEMAS) for v in variants]  # pyright: ignore[reportUnknownVariableType,reportUnknownMemberType]
-                stats.dropped.append(", ".join(refs))  # pyright: ignore[reportUnknownArgumentType]
+                refs = [v.get("$ref", "<inline>").removeprefix(_SCHEMAS) for v in variants]
+                stats.dropped.append(", ".join(refs))
                 del node["discriminator"]
     return stats
 
@@ -194,7 +199,10 @@ def merge_stream_variants(
             value = source["components"][section][name]
             existing = target["components"].setdefault(section, {}).get(name)
             if existing is not None and existing != value:
-                raise NormaliseError(f"cannot merge {section}/{name} from {source_union}: {target_union}'s spec has another schema of that name")
+                raise NormaliseError(
+                    f"cannot merge {section}/{name} from {source_union}: "
+                    f"{target_union}'s spec has another schema of that name"
+                )
             target["components"][section][name] = copy.deepcopy(value)
         union[variants_key].append(copy.deepcopy(variant))
         added.extend(tags)
@@ -206,9 +214,9 @@ _NUMBERED = re.compile(r"^(?P<base>.*?[A-Za-z])-?(?P<number>\d+)$")
 
 def _strip_annotations(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: _strip_annotations(v) for k, v in node.items() if k not in _ANNOTATIONS and not k.startswith("x-")}  # pyright: ignore[reportUnknownVariableType]
+        return {k: _strip_annotations(v) for k, v in node.items() if k not in _ANNOTATIONS and not k.startswith("x-")}
     if isinstance(node, list):
-        return [_strip_annotations(v) for v in node]  # pyright: ignore[reportUnknownVariableType]
+        return [_strip_annotations(v) for v in node]
     return node
 
 
@@ -218,7 +226,7 @@ def _retarget_refs(spec: dict[str, Any], old: str, new: str) -> None:
             node["$ref"] = _SCHEMAS + new
         mapping = node.get("mapping")
         if isinstance(mapping, dict):
-            for tag, ref in list(mapping.items()):  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+            for tag, ref in list(mapping.items()):
                 if ref == _SCHEMAS + old:
                     mapping[tag] = _SCHEMAS + new
 
@@ -241,7 +249,8 @@ def rename_numbered_schemas(spec: dict[str, Any], explicit: dict[str, str]) -> l
             raise NormaliseError(f"explicit rename {name} -> {base}: {base} exists")
         if base in schemas and _strip_annotations(schemas[base]) != _strip_annotations(schemas[name]):
             raise NormaliseError(
-                f"schema {name!r} differs from {base!r}: add a real name for it to the explicit renames in codegen/__main__.py"
+                f"schema {name!r} differs from {base!r}: "
+                "add a real name for it to EXPLICIT_RENAMES in codegen/__main__.py"
             )
         if base not in schemas:
             schemas[base] = schemas[name]
@@ -265,11 +274,11 @@ def fold_member_descriptions(spec: dict[str, Any]) -> int:
             if not isinstance(members, list):
                 continue
             notes: list[str] = []
-            for member in members:  # pyright: ignore[reportUnknownVariableType]
+            for member in members:
                 if not isinstance(member, dict) or "$ref" in member:
                     continue
                 for key in ("title", "description"):
-                    text = member.pop(key, None)  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+                    text = member.pop(key, None)
                     if isinstance(text, str) and key == "description" and text.strip():
                         notes.append(text.strip())
                         folded += 1
@@ -308,7 +317,9 @@ def distribute_allof_over_union(spec: dict[str, Any], union: str, prefix: str) -
     return len(variants)
 
 
-_CONSTRAINTS = frozenset({"maxLength", "minLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+_CONSTRAINTS = frozenset(
+    {"maxLength", "minLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
+)
 _SCALAR_SUFFIX = {"string": "Text", "integer": "Integer", "number": "Number"}
 
 
@@ -321,7 +332,7 @@ def _property_maps(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield schema["properties"]
     for member in schema.get("allOf", ()):
         if isinstance(member, dict) and isinstance(member.get("properties"), dict):
-            yield member["properties"]  # pyright: ignore[reportReturnType]
+            yield member["properties"]
 
 
 def lift_inline_union_members(spec: dict[str, Any]) -> list[str]:
@@ -348,17 +359,21 @@ def lift_inline_union_members(spec: dict[str, Any]) -> list[str]:
                 if not isinstance(field_schema, dict):
                     continue
                 for keyword in ("oneOf", "anyOf"):
-                    members = field_schema.get(keyword)  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+                    members = field_schema.get(keyword)
                     if not isinstance(members, list):
                         continue
                     base = parent + _pascal(field_name)
-                    for index, member in enumerate(members):  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+                    for index, member in enumerate(members):
                         if not isinstance(member, dict) or "$ref" in member:
                             continue
-                        items = member.get("items")  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-                        if member.get("type") == "array" and isinstance(items, dict) and ({"oneOf", "anyOf"} & set(items)):  # pyright: ignore[reportUnknownMemberType,reportUnknownArgumentType]
+                        items = member.get("items")
+                        if (
+                            member.get("type") == "array"
+                            and isinstance(items, dict)
+                            and ({"oneOf", "anyOf"} & set(items))
+                        ):
                             member["items"] = lift(base + "Item", items)
-                        elif member.get("type") in _SCALAR_SUFFIX and _CONSTRAINTS & set(member):  # pyright: ignore[reportUnknownMemberType,reportUnknownArgumentType]
+                        elif member.get("type") in _SCALAR_SUFFIX and _CONSTRAINTS & set(member):
                             members[index] = lift(base + _SCALAR_SUFFIX[member["type"]], member)
     return lifted
 
@@ -377,12 +392,12 @@ def drop_redundant_overrides(spec: dict[str, Any]) -> list[str]:
         members = schema.get("allOf")
         if not isinstance(members, list):
             continue
-        parents = [_schema(spec, m["$ref"]) for m in members if isinstance(m, dict) and "$ref" in m]  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
-        for member in members:  # pyright: ignore[reportUnknownVariableType]
-            properties = member.get("properties") if isinstance(member, dict) else None  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+        parents = [_schema(spec, m["$ref"]) for m in members if isinstance(m, dict) and "$ref" in m]
+        for member in members:
+            properties = member.get("properties") if isinstance(member, dict) else None
             if not isinstance(properties, dict):
                 continue
-            for field_name in list(properties):  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+            for field_name in list(properties):
                 child = _strip_annotations(properties[field_name])
                 for parent in parents:
                     declared = (parent or {}).get("properties", {}).get(field_name, {})

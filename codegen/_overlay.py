@@ -48,9 +48,11 @@ def load_overlays(overlay_dir: Path) -> list[Overlay]:
         raw = path.read_bytes()
         document = json.loads(raw)
         if document.get("overlay") != "1.0.0":
-            raise OverlayError(f"{path}: expected \"overlay\": \"1.0.0\", got {document.get('overlay')!r}")
+            raise OverlayError(f'{path}: expected "overlay": "1.0.0", got {document.get("overlay")!r}')
         if not isinstance(document.get("extends"), str) or not isinstance(document.get("actions"), list):
-            raise OverlayError(f"{path}: needs a string \"extends\" (a spec name in spec/lock.toml) and an \"actions\" list")
+            raise OverlayError(
+                f'{path}: needs a string "extends" (a spec name in spec/lock.toml) and an "actions" list'
+            )
         overlays.append(Overlay(path=path, extends=document["extends"], actions=document["actions"], raw=raw))
     return overlays
 
@@ -78,7 +80,7 @@ def _parse_target(target: str) -> tuple[list[str], str | None]:
 def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)  # pyright: ignore[reportUnknownArgumentType]
+            _merge(target[key], value)
         else:
             target[key] = value
 
@@ -92,7 +94,7 @@ def _select(spec: dict[str, Any], segments: list[str]) -> list[tuple[Any, str, A
             if not isinstance(node, dict):
                 continue
             if segment == "*":
-                reached.extend((node, key, value) for key, value in node.items())  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+                reached.extend((node, key, value) for key, value in node.items())
             elif segment in node:
                 reached.append((node, segment, node[segment]))
         matches = reached
@@ -128,6 +130,8 @@ def apply_overlay(spec: dict[str, Any], overlay: Overlay) -> None:
                 update = action["update"]
                 node.extend(update if isinstance(update, list) else [update])
             elif isinstance(node, dict) and isinstance(action["update"], dict):
-                _merge(node, action["update"])  # pyright: ignore[reportUnknownArgumentType]
+                _merge(node, action["update"])
             else:
-                raise OverlayError(f"{where}: cannot merge {type(action['update']).__name__} into {type(node).__name__}")
+                raise OverlayError(
+                    f"{where}: cannot merge {type(action['update']).__name__} into {type(node).__name__}"
+                )

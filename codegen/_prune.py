@@ -20,12 +20,12 @@ def _refs(node: Any) -> Iterable[str]:
     while stack:
         current = stack.pop()
         if isinstance(current, dict):
-            ref = current.get("$ref")  # pyright: ignore[reportUnknownMemberType]
+            ref = current.get("$ref")
             if isinstance(ref, str):
                 yield ref
-            stack.extend(current.values())  # pyright: ignore[reportUnknownMemberType]
+            stack.extend(current.values())
         elif isinstance(current, list):
-            stack.extend(current)  # pyright: ignore[reportUnknownArgumentType]
+            stack.extend(current)
 
 
 def _resolve(spec: dict[str, Any], ref: str) -> tuple[str, str, Any]:
@@ -51,9 +51,7 @@ def ref_closure(spec: dict[str, Any], roots: Iterable[Any]) -> set[tuple[str, st
 def prune_to_paths(spec: dict[str, Any], path_prefixes: tuple[str, ...], extra_schemas: tuple[str, ...]) -> None:
     """Keep only paths under ``path_prefixes`` (beta variants excluded) and the components they reach."""
     spec["paths"] = {
-        path: item
-        for path, item in spec["paths"].items()
-        if path.startswith(path_prefixes) and "beta=true" not in path
+        path: item for path, item in spec["paths"].items() if path.startswith(path_prefixes) and "beta=true" not in path
     }
     roots: list[Any] = [spec["paths"], *({"$ref": f"{_REF_PREFIX}schemas/{name}"} for name in extra_schemas)]
     keep = ref_closure(spec, roots)

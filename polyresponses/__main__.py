@@ -45,7 +45,11 @@ def _types(sse_file: Path | None) -> int:
         try:
             event = adapter.validate_json(data)
         except ValidationError as error:
-            print(f"{sse_file}: event {number} is not a ResponseStreamEvent:\n{error}", file=sys.stderr)
+            # pydantic's own header names all 60 union members; the locations are what help.
+            print(f"{sse_file}: event {number} is not a ResponseStreamEvent:", file=sys.stderr)
+            for detail in error.errors():
+                where = ".".join(str(part) for part in detail["loc"])
+                print(f"  {where}: {detail['msg']}", file=sys.stderr)
             return 1
         counts[event.type] = counts.get(event.type, 0) + 1
     print(f"{sse_file}: {sum(counts.values())} events validated as ResponseStreamEvent")
@@ -55,9 +59,13 @@ def _types(sse_file: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="polyresponses", description="One typed Responses API for every LLM provider.")
+    parser = argparse.ArgumentParser(
+        prog="polyresponses", description="One typed Responses API for every LLM provider."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    types_command = commands.add_parser("types", help="summarise the canonical types; optionally validate an SSE stream")
+    types_command = commands.add_parser(
+        "types", help="summarise the canonical types; optionally validate an SSE stream"
+    )
     types_command.add_argument("--sse", type=Path, help="an SSE transcript of a Responses stream to validate")
     args = parser.parse_args(argv)
     match args.command:

@@ -9525,12 +9525,12 @@ class Response(ModelResponseProperties, ResponseProperties):
     `in_progress`, `cancelled`, `queued`, or `incomplete`.
 
     """
-    created_at: int
+    created_at: float
     """
     Unix timestamp (in seconds) of when this Response was created.
 
     """
-    completed_at: int | None = None
+    completed_at: float | None = None
     """
     - Unix timestamp (in seconds) of when this Response was completed.
     Only present when the status is `completed`.

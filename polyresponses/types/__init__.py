@@ -22,6 +22,6 @@ from polyresponses.types._lazy import lazy_exports
 if TYPE_CHECKING:
     from polyresponses.generated.openai import *  # noqa: F403
 
-__all__ = list(OPENAI_NAMES)  # pyright: ignore[reportUnsupportedDunderAll]
+__all__ = list(OPENAI_NAMES)
 
 __getattr__, __dir__ = lazy_exports(globals(), "polyresponses.generated.openai", OPENAI_NAMES)

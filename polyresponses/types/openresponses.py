@@ -15,6 +15,6 @@ from polyresponses.types._lazy import lazy_exports
 if TYPE_CHECKING:
     from polyresponses.generated.openresponses import *  # noqa: F403
 
-__all__ = list(OPENRESPONSES_NAMES)  # pyright: ignore[reportUnsupportedDunderAll]
+__all__ = list(OPENRESPONSES_NAMES)
 
 __getattr__, __dir__ = lazy_exports(globals(), "polyresponses.generated.openresponses", OPENRESPONSES_NAMES)

@@ -36,7 +36,7 @@ def test_all_matches_what_the_modules_expose() -> None:
     for name in openresponses.__all__:
         assert getattr(openresponses, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        _ = types.Nope  # type: ignore[attr-defined]
+        _ = types.Nope
 
 
 _PROMISED_OPENAI = (

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# The property tests build instances of large schemas (a Response inside response.created): slow
+# to generate, so no deadline, and fewer examples per schema than hypothesis' default.
+settings.register_profile(
+    "default",
+    max_examples=int(os.environ.get("POLYRESPONSES_HYPOTHESIS_EXAMPLES", "8")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    derandomize=os.environ.get("CI") == "true",
+)
+settings.load_profile("default")
