@@ -13,9 +13,9 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import Phase, given, settings
 from hypothesis_jsonschema import from_schema
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 import polyresponses.generated.openai as openai_models
 import polyresponses.generated.openresponses as openresponses_models
@@ -167,3 +167,55 @@ def test_cases_cover_the_unions() -> None:
     # 60 events + 30-odd input items + 28 output items + 16 tools, and OpenResponses' 24 events + 9 items.
     assert len([c for c in _CASES if c[0] == "openai"]) >= 120
     assert len([c for c in _CASES if c[0] == "openresponses"]) >= 30
+
+
+_OPENRESPONSES_EVENTS = [n for s, n in _CASES if s == "openresponses" and n.endswith("StreamingEvent")]
+_CANONICAL_STREAM = TypeAdapter[Any](openai_models.ResponseStreamEvent)
+_LOOSER_RESOURCE = (
+    "OpenResponses' ResponseResource is looser than OpenAI's Response (tool_choice forms, output item "
+    "types, free-form status/service_tier/error codes)"
+)
+# Events whose *nested payload* OpenResponses types more loosely than OpenAI does: the canonical
+# union still picks the right event by its tag; only the named field may fail. Mapping these
+# payloads is the OpenResponses dialect's job in the router, not the type family's.
+_LOOSER_PAYLOAD: dict[str, tuple[str, str]] = {
+    **{
+        f"Response{kind}StreamingEvent": ("response", _LOOSER_RESOURCE)
+        for kind in ("Created", "Queued", "InProgress", "Completed", "Failed", "Incomplete")
+    },
+    "ResponseOutputItemAddedStreamingEvent": ("item", "OpenResponses items admit shapes OpenAI's OutputItem rejects"),
+    "ResponseOutputItemDoneStreamingEvent": ("item", "OpenResponses items admit shapes OpenAI's OutputItem rejects"),
+    "ResponseContentPartAddedStreamingEvent": ("part", "OpenResponses content parts go beyond OpenAI's part union"),
+    "ResponseContentPartDoneStreamingEvent": ("part", "OpenResponses content parts go beyond OpenAI's part union"),
+    "ResponseReasoningSummaryPartAddedStreamingEvent": ("part", "part.type is any string in OpenResponses"),
+    "ResponseReasoningSummaryPartDoneStreamingEvent": ("part", "part.type is any string in OpenResponses"),
+}
+
+
+@pytest.mark.parametrize("name", _OPENRESPONSES_EVENTS)
+def test_canonical_stream_union_parses_openresponses_events(name: str) -> None:
+    """One union parses both dialects: every OpenResponses event is routed to a canonical variant by its tag,
+    and, bar the payloads listed in ``_LOOSER_PAYLOAD``, parsed losslessly."""
+    looser_field = _LOOSER_PAYLOAD.get(name, (None, ""))[0]
+
+    # No shrinking: a failure's report is enough, and shrinking a 60-variant union error is slow.
+    @settings(phases=[Phase.explicit, Phase.generate])
+    @given(instance=from_schema(_schema("openresponses", name)))
+    def check(instance: dict[str, Any]) -> None:
+        try:
+            event = _CANONICAL_STREAM.validate_python(instance)
+        except ValidationError as error:
+            if looser_field is None:
+                raise
+            locations = {detail["loc"][:2] for detail in error.errors()}
+            assert locations <= {(instance["type"], looser_field)}, locations
+            return
+        assert event.type == instance["type"]
+        assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == json.loads(json.dumps(instance))
+
+    check()
+
+
+def test_looser_payload_list_names_real_events() -> None:
+    assert set(_LOOSER_PAYLOAD) <= set(_OPENRESPONSES_EVENTS)
+    assert len(_OPENRESPONSES_EVENTS) == 24
