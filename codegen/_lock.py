@@ -20,6 +20,7 @@ class LockedSpec:
 
     name: str
     file: Path
+    relative_file: str
     repository: str
     upstream_path: str
     commit: str
@@ -52,6 +53,7 @@ def load_lock(spec_dir: Path) -> dict[str, LockedSpec]:
         locked[name] = LockedSpec(
             name=name,
             file=file,
+            relative_file=entry["file"],
             repository=entry["repository"],
             upstream_path=entry["path"],
             commit=entry["commit"],

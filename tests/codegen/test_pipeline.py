@@ -179,3 +179,19 @@ def test_allof_description_wrappers_are_flattened() -> None:
         "description": "d",
     }
     assert "allOf" in spec["components"]["schemas"]["Keep"]
+
+
+def test_validation_report_fails_on_new_errors_and_reports_fixed_ones() -> None:
+    from collections import Counter
+
+    from codegen._validate import compare_with_known
+
+    known = Counter({"type: True is not of type 'number'": 5, "uniqueItems: dup": 1})
+    found = Counter({"type: True is not of type 'number'": 5, "enum: brand new": 1})
+    report = compare_with_known("openai", found, known)
+    assert not report.ok
+    assert report.new == Counter({"enum: brand new": 1})
+    assert report.fixed == Counter({"uniqueItems: dup": 1})
+    assert "NEW  x1  enum: brand new" in report.describe()
+    assert "FIXED upstream" in report.describe()
+    assert compare_with_known("openai", known, known).ok
