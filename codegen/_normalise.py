@@ -50,8 +50,12 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             stack.extend(current)
 
 
+def _is_annotation(key: str) -> bool:
+    return key in _ANNOTATIONS or key.startswith("x-")
+
+
 def _is_annotation_only(member: Any) -> bool:
-    return isinstance(member, dict) and all(key in _ANNOTATIONS or key.startswith("x-") for key in member)
+    return isinstance(member, dict) and all(_is_annotation(key) for key in member)
 
 
 def flatten_allof_wrappers(spec: dict[str, Any]) -> int:
@@ -108,7 +112,7 @@ def _tag_values(spec: dict[str, Any], variant: Any, property_name: str) -> list[
     if (
         not isinstance(variant, dict)
         or "$ref" not in variant
-        or not all(_is_annotation_only({k: None}) for k in variant if k != "$ref")
+        or not all(_is_annotation(key) for key in variant if key != "$ref")
     ):
         return None
     schema = _schema(spec, variant["$ref"])
