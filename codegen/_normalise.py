@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codegen._prune import ref_closure
+from codegen._prune import walk as _walk
 
 __all__ = [
     "DiscriminatorStats",
@@ -37,17 +38,6 @@ _ANNOTATIONS = frozenset(
 
 class NormaliseError(Exception):
     """The spec does not have the shape a normalisation step relies on."""
-
-
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, dict):
-            yield current
-            stack.extend(current.values())
-        elif isinstance(current, list):
-            stack.extend(current)
 
 
 def _is_annotation(key: str) -> bool:

@@ -7,25 +7,28 @@ component, so we compute the ``$ref`` closure ourselves (see shared/notes/codege
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["ref_closure", "prune_to_paths"]
+__all__ = ["prune_to_paths", "ref_closure", "walk"]
 
 _REF_PREFIX = "#/components/"
 
 
-def _refs(node: Any) -> Iterable[str]:
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object inside ``node`` (itself included), depth first."""
     stack = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, dict):
-            ref = current.get("$ref")
-            if isinstance(ref, str):
-                yield ref
+            yield current
             stack.extend(current.values())
         elif isinstance(current, list):
             stack.extend(current)
+
+
+def _refs(node: Any) -> Iterator[str]:
+    return (obj["$ref"] for obj in walk(node) if isinstance(obj.get("$ref"), str))
 
 
 def _resolve(spec: dict[str, Any], ref: str) -> tuple[str, str, Any]:
