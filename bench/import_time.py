@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from polyresponses.router._sse import SSEDecoder
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "recorded" / "openai_responses"
 OPENAI, FLOOR, OURS = "openai", "pydantic + httpx", "polyresponses"
@@ -115,11 +117,9 @@ def recorded_events(fixtures: Path) -> list[bytes]:
             text = body.get("string") if isinstance(body, dict) else None
             if not isinstance(text, str):
                 continue
-            for block in text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
-                lines = [line[5:].removeprefix(" ") for line in block.split("\n") if line.startswith("data:")]
-                data = "\n".join(lines)
-                if lines and data != "[DONE]":
-                    events.append(data.encode())
+            decoder = SSEDecoder()
+            decoded = decoder.feed(text.encode()) + decoder.finish()
+            events.extend(event.data.encode() for event in decoded if event.data != "[DONE]")
     return events
 
 

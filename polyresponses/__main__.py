@@ -27,6 +27,7 @@ def _types(sse_file: Path | None) -> int:
     import polyresponses.generated.openresponses as openresponses_models
     from polyresponses._summary import summarise
     from polyresponses.generated import OPENAI_NAMES, OPENRESPONSES_NAMES
+    from polyresponses.router._sse import SSEDecoder
 
     print(f"polyresponses.types: {len(OPENAI_NAMES)} public names (OpenAI spec + overlays)")
     print(f"polyresponses.types.openresponses: {len(OPENRESPONSES_NAMES)} public names (OpenResponses spec)")
@@ -38,12 +39,13 @@ def _types(sse_file: Path | None) -> int:
         return 0
     adapter: TypeAdapter[openai_models.ResponseStreamEvent] = TypeAdapter(openai_models.ResponseStreamEvent)
     counts: dict[str, int] = {}
-    for number, block in enumerate(sse_file.read_text(encoding="utf-8").split("\n\n"), start=1):
-        data = "\n".join(line[5:].lstrip() for line in block.splitlines() if line.startswith("data:"))
-        if not data or data == "[DONE]":
+    decoder = SSEDecoder()
+    sse_events = decoder.feed(sse_file.read_bytes()) + decoder.finish()
+    for number, sse_event in enumerate(sse_events, start=1):
+        if sse_event.data == "[DONE]":
             continue
         try:
-            event = adapter.validate_json(data)
+            event = adapter.validate_json(sse_event.data)
         except ValidationError as error:
             # pydantic's own header names all 60 union members; the locations are what help.
             print(f"{sse_file}: event {number} is not a ResponseStreamEvent:", file=sys.stderr)
