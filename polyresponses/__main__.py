@@ -1,4 +1,9 @@
-"""``polyresponses`` command line: ``polyresponses types`` prints what the canonical types cover."""
+"""``polyresponses`` command line.
+
+``polyresponses "prompt" -m provider:model [--stream] [--json] [--instructions ...]`` asks a model:
+text is printed as it arrives with ``--stream``; ``--json`` prints the final typed ``Response``.
+``polyresponses types [--sse FILE]`` prints what the canonical types cover.
+"""
 
 from __future__ import annotations
 
@@ -60,21 +65,66 @@ def _types(sse_file: Path | None) -> int:
     return 0
 
 
+def _ask(args: argparse.Namespace) -> int:
+    import polyresponses
+    from polyresponses.router._errors import PolyresponsesError
+
+    options: dict[str, object] = {}
+    if args.instructions is not None:
+        options["instructions"] = args.instructions
+    if args.max_output_tokens is not None:
+        options["max_output_tokens"] = args.max_output_tokens
+    if args.temperature is not None:
+        options["temperature"] = args.temperature
+    if args.api_base is not None:
+        options["api_base"] = args.api_base
+    try:
+        if args.stream:
+            with polyresponses.responses(args.model, args.prompt, stream=True, **options) as stream:  # type: ignore[call-overload]
+                for event in stream:
+                    if event.type == "response.output_text.delta" and not args.json:
+                        print(event.delta, end="", flush=True)
+                final = stream.get_final_response()
+            if not args.json:
+                print()
+        else:
+            final = polyresponses.responses(args.model, args.prompt, **options)  # type: ignore[call-overload]
+            if not args.json:
+                print(final.output_text)
+    except (PolyresponsesError, ValueError) as error:
+        print(f"polyresponses: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(final.model_dump_json(indent=2, by_alias=True, exclude_none=True))
+    else:
+        usage = final.usage
+        tokens = f", {usage.input_tokens} in / {usage.output_tokens} out tokens" if usage is not None else ""
+        print(f"[{final.id} {final.status} {final.model}{tokens}]", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["types"]:
+        types_parser = argparse.ArgumentParser(
+            prog="polyresponses types", description="Summarise the canonical types; optionally validate a stream."
+        )
+        types_parser.add_argument("--sse", type=Path, help="an SSE transcript of a Responses stream to validate")
+        return _types(types_parser.parse_args(argv[1:]).sse)
     parser = argparse.ArgumentParser(
-        prog="polyresponses", description="One typed Responses API for every LLM provider."
+        prog="polyresponses",
+        description="One typed Responses API for every LLM provider. "
+        "Ask a model (`polyresponses 'Hi' -m openai:gpt-4o-mini`), or run `polyresponses types`.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    types_command = commands.add_parser(
-        "types", help="summarise the canonical types; optionally validate an SSE stream"
-    )
-    types_command.add_argument("--sse", type=Path, help="an SSE transcript of a Responses stream to validate")
-    args = parser.parse_args(argv)
-    match args.command:
-        case "types":
-            return _types(args.sse)
-        case _:  # pragma: no cover - argparse rejects unknown commands
-            parser.error(f"unknown command {args.command!r}")
+    parser.add_argument("prompt", help="the input text")
+    parser.add_argument("-m", "--model", required=True, help="provider:model, e.g. llamacpp:smollm2")
+    parser.add_argument("--stream", action="store_true", help="print text as it arrives")
+    parser.add_argument("--json", action="store_true", help="print the final Response as JSON")
+    parser.add_argument("--instructions", help="a system (developer) message")
+    parser.add_argument("--max-output-tokens", type=int, dest="max_output_tokens")
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--api-base", dest="api_base", help="override the provider's base URL")
+    return _ask(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ class Exchange:
     status: int
     response_json: Any
     response_text: str | None
+    response_headers: dict[str, str]
 
     @property
     def id(self) -> str:
@@ -61,6 +62,10 @@ def exchanges(wire_format: str) -> Iterator[Exchange]:
                 status=response["status"]["code"],
                 response_json=response.get("parsed_body"),
                 response_text=raw if isinstance(raw, str) else None,
+                response_headers={
+                    name.lower(): values[0] if isinstance(values, list) else str(values)
+                    for name, values in (response.get("headers") or {}).items()
+                },
             )
 
 

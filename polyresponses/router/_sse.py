@@ -64,19 +64,33 @@ class SSEDecoder:
         return events
 
     def _drain(self) -> list[ServerSentEvent]:
+        buffer = self._buffer
+        if "\r" in buffer:
+            lines, self._buffer = self._split_with_cr(buffer)
+        else:
+            # The common case (LF only): one split, no per-line copy of the rest of the buffer.
+            lines = buffer.split("\n")
+            self._buffer = lines.pop()
         events: list[ServerSentEvent] = []
-        while True:
-            cut = _line_end(self._buffer)
-            if cut is None:
-                return events
-            end, width = cut
-            line = self._buffer[:end]
-            if width == 1 and self._buffer[end] == "\r" and end + 1 == len(self._buffer):
-                self._pending_cr = True  # it may be the first half of a CRLF split across chunks
-            self._buffer = self._buffer[end + width :]
+        for line in lines:
             event = self._line(line)
             if event is not None:
                 events.append(event)
+        return events
+
+    def _split_with_cr(self, buffer: str) -> tuple[list[str], str]:
+        """Complete lines and the unterminated rest, with CRLF, LF and CR all ending a line."""
+        lines: list[str] = []
+        start = 0
+        while True:
+            cut = _line_end(buffer, start)
+            if cut is None:
+                return lines, buffer[start:]
+            end, width = cut
+            lines.append(buffer[start:end])
+            if width == 1 and buffer[end] == "\r" and end + 1 == len(buffer):
+                self._pending_cr = True  # it may be the first half of a CRLF split across chunks
+            start = end + width
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
@@ -111,9 +125,9 @@ class SSEDecoder:
         return event
 
 
-def _line_end(buffer: str) -> tuple[int, int] | None:
-    """Position and width of the first line terminator (CRLF, LF or CR)."""
-    lf, cr = buffer.find("\n"), buffer.find("\r")
+def _line_end(buffer: str, start: int) -> tuple[int, int] | None:
+    """Position and width of the first line terminator (CRLF, LF or CR) at or after ``start``."""
+    lf, cr = buffer.find("\n", start), buffer.find("\r", start)
     if cr == -1:
         return None if lf == -1 else (lf, 1)
     if lf == -1 or cr < lf:

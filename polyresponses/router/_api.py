@@ -1,0 +1,218 @@
+"""``responses()`` and ``aresponses()``: one call, any provider (any-llm's signature, ``shared/seeds/001``).
+
+They reuse one pooled client per (provider, key, base URL, client arguments) instead of building a
+client, a connection pool and a TLS session per call, which is where any-llm loses most of its
+time. Async clients are pooled per event loop: an ``httpx.AsyncClient`` must not outlive its loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
+
+from polyresponses.router._client import AsyncClient, Client
+from polyresponses.router._core import get_provider, resolve_target_parts
+from polyresponses.router._model_string import parse_model_string
+from polyresponses.router._params import ResponsesParams
+from polyresponses.router._providers import PROVIDERS
+
+if TYPE_CHECKING:
+    from polyresponses.router._response import ParsedResponse
+    from polyresponses.router._stream import AsyncStream, Stream
+    from polyresponses.types import Response
+
+__all__ = ["aresponses", "close_pooled_clients", "responses"]
+
+T = TypeVar("T")
+
+_PoolKey = tuple[str, str | None, str, tuple[tuple[str, Any], ...]]
+_lock = threading.Lock()
+_sync_pool: dict[_PoolKey, Client] = {}
+_async_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_PoolKey, AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _route(model: str, params: dict[str, Any]) -> tuple[str, str, _PoolKey, dict[str, Any]]:
+    """``(provider, model, pool key, client kwargs)``; pops the client-level keys out of ``params``."""
+    provider_name, bare_model = parse_model_string(model, params.pop("provider", None), PROVIDERS)
+    api_key, api_base = params.pop("api_key", None), params.pop("api_base", None)
+    client_args: Mapping[str, Any] = params.pop("client_args", None) or {}
+    # Resolve now: a missing key or base URL fails here, before any client or connection exists.
+    base_url, _, secret = resolve_target_parts(get_provider(provider_name), api_key, api_base)
+    try:
+        frozen_args = tuple(sorted((k, v) for k, v in client_args.items()))
+        hash(frozen_args)
+    except TypeError:
+        frozen_args = (("__id__", id(client_args)),)
+    key: _PoolKey = (provider_name, secret, base_url, frozen_args)
+    kwargs = {"api_key": api_key, "api_base": api_base, **client_args}
+    return provider_name, bare_model, key, kwargs
+
+
+def _sync_client(provider: str, key: _PoolKey, kwargs: dict[str, Any]) -> Client:
+    with _lock:
+        client = _sync_pool.get(key)
+        if client is None:
+            client = _sync_pool[key] = Client(provider, **kwargs)
+        return client
+
+
+def _async_client(provider: str, key: _PoolKey, kwargs: dict[str, Any]) -> AsyncClient:
+    pool = _async_pools.setdefault(asyncio.get_running_loop(), {})
+    client = pool.get(key)
+    if client is None:
+        client = pool[key] = AsyncClient(provider, **kwargs)
+    return client
+
+
+def close_pooled_clients() -> None:
+    """Close the pooled sync clients (e.g. at shutdown or between tests). Async pools die with their loop."""
+    with _lock:
+        clients = list(_sync_pool.values())
+        _sync_pool.clear()
+    for client in clients:
+        client.close()
+
+
+def _prepare(model: str, input_data: Any, params: dict[str, Any]) -> tuple[str, str, _PoolKey, dict[str, Any]]:
+    if "input" in params:
+        raise TypeError("pass the input as input_data (the second argument), not input=")
+    params["input"] = input_data
+    return _route(model, params)
+
+
+@overload
+def responses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: Literal[True],
+    response_format: None | Mapping[str, Any] = None,
+    **params: Unpack[ResponsesParams],
+) -> Stream[Response]: ...
+@overload
+def responses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: Literal[True],
+    response_format: type[T],
+    **params: Unpack[ResponsesParams],
+) -> Stream[ParsedResponse[T]]: ...
+@overload
+def responses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: Literal[False] | None = None,
+    response_format: type[T],
+    **params: Unpack[ResponsesParams],
+) -> ParsedResponse[T]: ...
+@overload
+def responses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: Literal[False] | None = None,
+    response_format: None | Mapping[str, Any] = None,
+    **params: Unpack[ResponsesParams],
+) -> Response: ...
+def responses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: bool | None = None,
+    response_format: Any = None,
+    **params: Any,
+) -> Any:
+    """Create a response with any provider: ``responses("groq:openai/gpt-oss-120b", "Hi")``.
+
+    ``model`` is ``"provider:model"`` (or a bare model with ``provider=``); ``input_data`` a string
+    or a list of input items (dicts or models). The other keywords are the Responses API's (see
+    ``ResponsesParams``), plus ``api_key``, ``api_base``, ``client_args`` (``Client`` arguments such
+    as ``max_retries`` or ``http_client``) and ``response_format`` (a pydantic model, dataclass or
+    TypedDict gives a ``ParsedResponse``). Unknown keywords go into the request body.
+
+    Returns a ``Response``; a ``ParsedResponse[T]`` with a format type; with ``stream=True`` a
+    :class:`Stream` of ``ResponseStreamEvent`` (already sent; use it in ``with``).
+    """
+    provider, bare_model, key, kwargs = _prepare(model, input_data, params)
+    client = _sync_client(provider, key, kwargs)
+    if stream:
+        return client.responses.stream(model=bare_model, response_format=response_format, **params).open()
+    if isinstance(response_format, type):
+        return client.responses.parse(model=bare_model, response_format=response_format, **params)
+    if response_format is not None:
+        params["text"] = _with_format(params, response_format)
+    return client.responses.create(model=bare_model, **params)
+
+
+@overload
+async def aresponses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: Literal[True],
+    response_format: None | Mapping[str, Any] = None,
+    **params: Unpack[ResponsesParams],
+) -> AsyncStream[Response]: ...
+@overload
+async def aresponses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: Literal[True],
+    response_format: type[T],
+    **params: Unpack[ResponsesParams],
+) -> AsyncStream[ParsedResponse[T]]: ...
+@overload
+async def aresponses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: Literal[False] | None = None,
+    response_format: type[T],
+    **params: Unpack[ResponsesParams],
+) -> ParsedResponse[T]: ...
+@overload
+async def aresponses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: Literal[False] | None = None,
+    response_format: None | Mapping[str, Any] = None,
+    **params: Unpack[ResponsesParams],
+) -> Response: ...
+async def aresponses(
+    model: str,
+    input_data: str | Sequence[Any],
+    *,
+    stream: bool | None = None,
+    response_format: Any = None,
+    **params: Any,
+) -> Any:
+    """The async twin of :func:`responses`; with ``stream=True`` an :class:`AsyncStream`, already sent."""
+    provider, bare_model, key, kwargs = _prepare(model, input_data, params)
+    client = _async_client(provider, key, kwargs)
+    if stream:
+        return await client.responses.stream(model=bare_model, response_format=response_format, **params).open()
+    if isinstance(response_format, type):
+        return await client.responses.parse(model=bare_model, response_format=response_format, **params)
+    if response_format is not None:
+        params["text"] = _with_format(params, response_format)
+    return await client.responses.create(model=bare_model, **params)
+
+
+def _with_format(params: Mapping[str, Any], response_format: Mapping[str, Any]) -> dict[str, Any]:
+    """``text`` with a dict ``response_format`` as its ``format`` (passed through, not parsed)."""
+    from polyresponses.router._structured import text_format_for
+
+    text = dict(params.get("text") or {})
+    if "format" in text:
+        raise TypeError("give either response_format or text.format, not both")
+    text["format"] = text_format_for(response_format)
+    return text

@@ -1,0 +1,482 @@
+"""``Client`` and ``AsyncClient``: thin shells over the pure core, shaped like openai-python.
+
+``client.responses.create(model=..., input=...)`` takes openai-python's keyword names, so moving
+from ``openai.OpenAI(base_url=...)`` is one import. The shells only plan (pure ``_core``), send
+(``_http``) and parse (the dialect); sync and async differ in ``await`` and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast, overload
+
+from polyresponses.router._capabilities import check_endpoint
+from polyresponses.router._core import build_body, get_provider, resolve_target_parts, split_options
+from polyresponses.router._errors import APIResponseValidationError
+from polyresponses.router._http import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    AsyncHTTP,
+    AsyncHTTPClient,
+    AsyncTransport,
+    HTTPClient,
+    SyncHTTP,
+    Target,
+    Transport,
+)
+from polyresponses.router._params import CreateParams
+from polyresponses.router._response import ParsedResponse, finalise
+from polyresponses.router._stream import AsyncStream, Stream, _Call
+from polyresponses.router._wire import to_wire
+from polyresponses.router.dialects import WireRequest
+from polyresponses.router.dialects import openai_responses as dialect
+
+if TYPE_CHECKING:
+    from polyresponses.router._providers import Provider
+    from polyresponses.types import CompactResource, Response, ResponseItemList, TokenCountsResource
+
+__all__ = ["AsyncClient", "Client"]
+
+T = TypeVar("T")
+
+
+def _to_parsed(response: Response, response_format: type[T], provider: str) -> ParsedResponse[T]:
+    """``response`` as a ``ParsedResponse`` whose ``output_parsed`` is the text validated as the format."""
+    from polyresponses.router._structured import parse_output
+
+    text = response.output_text
+    parsed: T | None = None
+    if text:
+        try:
+            parsed = parse_output(response_format, text)
+        except ValueError as error:
+            raise APIResponseValidationError(
+                f"output_text is not a valid {getattr(response_format, '__name__', response_format)}: {error}",
+                provider=provider,
+                body=text,
+            ) from error
+    result = ParsedResponse[Any].model_construct(_fields_set=set(response.model_fields_set), **dict(response))
+    result.output_parsed = parsed
+    return cast("ParsedResponse[T]", result)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A planned call: what to send, how, and what to turn the reply into."""
+
+    wire: WireRequest
+    max_retries: int
+    timeout: float | None
+    extra_headers: Mapping[str, str] | None
+    finalise: Callable[[Response], Any]
+
+
+class _Base:
+    """What both clients share: the provider row, the resolved target, defaults."""
+
+    def __init__(
+        self,
+        provider: str,
+        api_key: str | None,
+        api_base: str | None,
+        timeout: float | None,
+        max_retries: int,
+        default_headers: Mapping[str, str] | None,
+    ) -> None:
+        self.provider: Provider = get_provider(provider)
+        base_url, headers, secret = resolve_target_parts(self.provider, api_key, api_base)
+        headers.update(default_headers or {})
+        self._target = Target(self.provider.name, base_url, headers, secret)
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max_retries
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={self.provider.name!r}, base_url={self.base_url!r})"
+
+    def _plan_create(
+        self, model: str, params: Mapping[str, Any], *, stream: bool, response_format: Any = None
+    ) -> _Plan:
+        fields, options = split_options(params)
+        body = build_body(
+            self.provider,
+            model,
+            fields,
+            stream=stream,
+            response_format=response_format,
+            extra_body=options.get("extra_body"),
+        )
+        finaliser: Callable[[Response], Any] = finalise
+        if isinstance(response_format, type):
+            finaliser = partial(_finalise_parsed, response_format=response_format, provider=self.provider.name)
+        return self._plan(dialect.build_create(body), options, finaliser)
+
+    def _plan(
+        self, wire: WireRequest, options: Mapping[str, Any], finaliser: Callable[[Response], Any] = finalise
+    ) -> _Plan:
+        return _Plan(
+            wire,
+            max_retries=options.get("max_retries", self.max_retries),
+            timeout=options.get("timeout"),
+            extra_headers=options.get("extra_headers"),
+            finalise=finaliser,
+        )
+
+    def _call(self, plan: _Plan) -> _Call:
+        return _Call(self._target, plan.wire, plan.max_retries, plan.timeout, plan.extra_headers, plan.finalise)
+
+    def _endpoint(
+        self, name: Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens"]
+    ) -> None:
+        check_endpoint(self.provider, name)
+
+
+def _finalise_parsed(response: Response, *, response_format: type[T], provider: str) -> ParsedResponse[T]:
+    return _to_parsed(finalise(response), response_format, provider)
+
+
+def _validated_body(model_name: str, body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    """Validate a secondary endpoint's body as its generated model and dump it with the one helper."""
+    from pydantic import ValidationError
+
+    import polyresponses.types as types
+    from polyresponses.router._errors import InvalidRequestError
+
+    model = getattr(types, model_name)
+    try:
+        return to_wire(model.model_validate(dict(body)))
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"]) or "<body>"
+        raise InvalidRequestError(provider, location, first["msg"]) from error
+
+
+# ---------------------------------------------------------------------------------------------- sync
+
+
+class Client(_Base):
+    """A client for one provider. ``client.responses`` has openai-python's methods.
+
+    ``http_client`` (an ``httpx.Client``) or ``transport`` may be injected; an injected client is
+    never closed by us. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        provider: str = "openai",
+        *,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: HTTPClient | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers)
+        self._http = SyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
+        self.responses = Responses(self)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _send(self, plan: _Plan) -> bytes:
+        response = self._http.send(
+            self._target,
+            plan.wire,
+            max_retries=plan.max_retries,
+            timeout=plan.timeout,
+            extra_headers=plan.extra_headers,
+        )
+        return response.content
+
+    def _stream(self, plan: _Plan) -> Stream[Any]:
+        return Stream(self._http, self._call(plan))
+
+
+class Responses:
+    """``client.responses``: create, stream, parse, retrieve, delete, cancel, compact, input items, tokens."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.input_items = InputItems(client)
+        self.input_tokens = InputTokens(client)
+
+    @overload
+    def create(self, *, model: str, stream: Literal[True], **params: Unpack[CreateParams]) -> Stream[Response]: ...
+    @overload
+    def create(
+        self, *, model: str, stream: Literal[False] | None = None, **params: Unpack[CreateParams]
+    ) -> Response: ...
+    def create(
+        self, *, model: str, stream: bool | None = None, **params: Unpack[CreateParams]
+    ) -> Response | Stream[Response]:
+        """``POST /responses``. With ``stream=True`` the request is sent now and a :class:`Stream` returned."""
+        client = self._client
+        plan = client._plan_create(model, params, stream=bool(stream))
+        if stream:
+            return cast("Stream[Response]", client._stream(plan).open())
+        return dialect.parse_response(client._send(plan), provider=client.provider.name)
+
+    @overload
+    def stream(
+        self, *, model: str, response_format: None = None, **params: Unpack[CreateParams]
+    ) -> Stream[Response]: ...
+    @overload
+    def stream(
+        self, *, model: str, response_format: type[T], **params: Unpack[CreateParams]
+    ) -> Stream[ParsedResponse[T]]: ...
+    def stream(self, *, model: str, response_format: Any = None, **params: Unpack[CreateParams]) -> Stream[Any]:
+        """A stream to use in ``with``: the request is sent on entry. Parsed at the end with a format type."""
+        return self._client._stream(
+            self._client._plan_create(model, params, stream=True, response_format=response_format)
+        )
+
+    def parse(self, *, model: str, response_format: type[T], **params: Unpack[CreateParams]) -> ParsedResponse[T]:
+        """``create`` with structured output: ``output_parsed`` holds the text validated as ``response_format``."""
+        client = self._client
+        plan = client._plan_create(model, params, stream=False, response_format=response_format)
+        return cast(
+            "ParsedResponse[T]",
+            plan.finalise(dialect.parse_response(client._send(plan), provider=client.provider.name)),
+        )
+
+    def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
+        """``GET /responses/{id}``."""
+        self._client._endpoint("retrieve")
+        plan = self._client._plan(dialect.build_retrieve(response_id, include=include), {})
+        return dialect.parse_response(self._client._send(plan), provider=self._client.provider.name)
+
+    def delete(self, response_id: str) -> None:
+        """``DELETE /responses/{id}``."""
+        self._client._endpoint("delete")
+        self._client._send(self._client._plan(dialect.build_delete(response_id), {}))
+
+    def cancel(self, response_id: str) -> Response:
+        """``POST /responses/{id}/cancel`` (background responses)."""
+        self._client._endpoint("cancel")
+        plan = self._client._plan(dialect.build_cancel(response_id), {})
+        return dialect.parse_response(self._client._send(plan), provider=self._client.provider.name)
+
+    def compact(self, **body: Any) -> CompactResource:
+        """``POST /responses/compact``; ``body`` is ``CompactResponseMethodPublicBody``."""
+        from polyresponses.types import CompactResource
+
+        client = self._client
+        client._endpoint("compact")
+        wire = dialect.build_compact(_validated_body("CompactResponseMethodPublicBody", body, client.provider.name))
+        return dialect.parse_model(CompactResource, client._send(client._plan(wire, {})), provider=client.provider.name)
+
+
+class InputItems:
+    """``client.responses.input_items``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(
+        self,
+        response_id: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        include: list[str] | None = None,
+    ) -> ResponseItemList:
+        """``GET /responses/{id}/input_items``: one page."""
+        from polyresponses.types import ResponseItemList
+
+        client = self._client
+        client._endpoint("input_items")
+        wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
+        return dialect.parse_model(
+            ResponseItemList, client._send(client._plan(wire, {})), provider=client.provider.name
+        )
+
+
+class InputTokens:
+    """``client.responses.input_tokens``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def count(self, **body: Any) -> TokenCountsResource:
+        """``POST /responses/input_tokens``; ``body`` is ``TokenCountsBody``."""
+        from polyresponses.types import TokenCountsResource
+
+        client = self._client
+        client._endpoint("input_tokens")
+        wire = dialect.build_input_tokens(_validated_body("TokenCountsBody", body, client.provider.name))
+        return dialect.parse_model(
+            TokenCountsResource, client._send(client._plan(wire, {})), provider=client.provider.name
+        )
+
+
+# --------------------------------------------------------------------------------------------- async
+
+
+class AsyncClient(_Base):
+    """The ``asyncio`` twin of :class:`Client`; ``http_client`` is an ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        provider: str = "openai",
+        *,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: AsyncHTTPClient | None = None,
+        transport: AsyncTransport | None = None,
+    ) -> None:
+        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers)
+        self._http = AsyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
+        self.responses = AsyncResponses(self)
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def _send(self, plan: _Plan) -> bytes:
+        response = await self._http.send(
+            self._target,
+            plan.wire,
+            max_retries=plan.max_retries,
+            timeout=plan.timeout,
+            extra_headers=plan.extra_headers,
+        )
+        return response.content
+
+    def _stream(self, plan: _Plan) -> AsyncStream[Any]:
+        return AsyncStream(self._http, self._call(plan))
+
+
+class AsyncResponses:
+    """``async_client.responses``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self.input_items = AsyncInputItems(client)
+        self.input_tokens = AsyncInputTokens(client)
+
+    @overload
+    async def create(
+        self, *, model: str, stream: Literal[True], **params: Unpack[CreateParams]
+    ) -> AsyncStream[Response]: ...
+    @overload
+    async def create(
+        self, *, model: str, stream: Literal[False] | None = None, **params: Unpack[CreateParams]
+    ) -> Response: ...
+    async def create(
+        self, *, model: str, stream: bool | None = None, **params: Unpack[CreateParams]
+    ) -> Response | AsyncStream[Response]:
+        """``POST /responses``. With ``stream=True`` the request is sent now and an :class:`AsyncStream` returned."""
+        client = self._client
+        plan = client._plan_create(model, params, stream=bool(stream))
+        if stream:
+            return cast("AsyncStream[Response]", await client._stream(plan).open())
+        return dialect.parse_response(await client._send(plan), provider=client.provider.name)
+
+    @overload
+    def stream(
+        self, *, model: str, response_format: None = None, **params: Unpack[CreateParams]
+    ) -> AsyncStream[Response]: ...
+    @overload
+    def stream(
+        self, *, model: str, response_format: type[T], **params: Unpack[CreateParams]
+    ) -> AsyncStream[ParsedResponse[T]]: ...
+    def stream(self, *, model: str, response_format: Any = None, **params: Unpack[CreateParams]) -> AsyncStream[Any]:
+        """A stream to use in ``async with``: the request is sent on entry."""
+        return self._client._stream(
+            self._client._plan_create(model, params, stream=True, response_format=response_format)
+        )
+
+    async def parse(self, *, model: str, response_format: type[T], **params: Unpack[CreateParams]) -> ParsedResponse[T]:
+        """``create`` with structured output: ``output_parsed`` holds the text validated as ``response_format``."""
+        client = self._client
+        plan = client._plan_create(model, params, stream=False, response_format=response_format)
+        reply = await client._send(plan)
+        return cast("ParsedResponse[T]", plan.finalise(dialect.parse_response(reply, provider=client.provider.name)))
+
+    async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
+        """``GET /responses/{id}``."""
+        self._client._endpoint("retrieve")
+        plan = self._client._plan(dialect.build_retrieve(response_id, include=include), {})
+        return dialect.parse_response(await self._client._send(plan), provider=self._client.provider.name)
+
+    async def delete(self, response_id: str) -> None:
+        """``DELETE /responses/{id}``."""
+        self._client._endpoint("delete")
+        await self._client._send(self._client._plan(dialect.build_delete(response_id), {}))
+
+    async def cancel(self, response_id: str) -> Response:
+        """``POST /responses/{id}/cancel`` (background responses)."""
+        self._client._endpoint("cancel")
+        plan = self._client._plan(dialect.build_cancel(response_id), {})
+        return dialect.parse_response(await self._client._send(plan), provider=self._client.provider.name)
+
+    async def compact(self, **body: Any) -> CompactResource:
+        """``POST /responses/compact``; ``body`` is ``CompactResponseMethodPublicBody``."""
+        from polyresponses.types import CompactResource
+
+        client = self._client
+        client._endpoint("compact")
+        wire = dialect.build_compact(_validated_body("CompactResponseMethodPublicBody", body, client.provider.name))
+        reply = await client._send(client._plan(wire, {}))
+        return dialect.parse_model(CompactResource, reply, provider=client.provider.name)
+
+
+class AsyncInputItems:
+    """``async_client.responses.input_items``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def list(
+        self,
+        response_id: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        include: list[str] | None = None,
+    ) -> ResponseItemList:
+        """``GET /responses/{id}/input_items``: one page."""
+        from polyresponses.types import ResponseItemList
+
+        client = self._client
+        client._endpoint("input_items")
+        wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
+        reply = await client._send(client._plan(wire, {}))
+        return dialect.parse_model(ResponseItemList, reply, provider=client.provider.name)
+
+
+class AsyncInputTokens:
+    """``async_client.responses.input_tokens``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def count(self, **body: Any) -> TokenCountsResource:
+        """``POST /responses/input_tokens``; ``body`` is ``TokenCountsBody``."""
+        from polyresponses.types import TokenCountsResource
+
+        client = self._client
+        client._endpoint("input_tokens")
+        wire = dialect.build_input_tokens(_validated_body("TokenCountsBody", body, client.provider.name))
+        reply = await client._send(client._plan(wire, {}))
+        return dialect.parse_model(TokenCountsResource, reply, provider=client.provider.name)

@@ -1,0 +1,117 @@
+"""The pure core shared by the sync and async shells: resolve a provider, build and check a request.
+
+Nothing here does I/O; the shells in ``_client`` call these, send what they return, and hand the
+reply back to the dialect. Written once, so the sync and async paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from polyresponses.router._capabilities import check_request
+from polyresponses.router._errors import InvalidRequestError, MissingAPIKeyError
+from polyresponses.router._providers import PROVIDERS, Provider
+from polyresponses.router._wire import to_wire, validate_request
+
+__all__ = ["OPTION_KEYS", "build_body", "get_provider", "resolve_target_parts", "split_options"]
+
+OPTION_KEYS = frozenset({"extra_headers", "extra_body", "timeout", "max_retries"})
+
+
+def get_provider(name: str) -> Provider:
+    """The provider row for ``name``; an unknown name lists the known ones."""
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}") from None
+
+
+def resolve_target_parts(
+    provider: Provider,
+    api_key: str | None,
+    api_base: str | None,
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[str, dict[str, str], str | None]:
+    """``(base_url, auth headers, secret)`` for ``provider``: arguments first, then its variables.
+
+    Raises :class:`MissingAPIKeyError` (naming the variable) when a key is needed and absent, before
+    anything touches the network.
+    """
+    key = api_key if api_key is not None else (environ.get(provider.api_key_env) if provider.api_key_env else None)
+    if not key and provider.key_required:
+        raise MissingAPIKeyError(provider.name, provider.api_key_env or "<none>")
+    base = api_base or (environ.get(provider.base_url_env) if provider.base_url_env else None) or provider.base_url
+    if not base:
+        where = f"pass api_base=... or set {provider.base_url_env}" if provider.base_url_env else "pass api_base=..."
+        raise ValueError(f"[{provider.name}] has no default base URL: {where}")
+    base = base.rstrip("/")
+    if provider.name == "azureopenai" and not base.endswith("/openai/v1"):
+        # Azure OpenAI v1 API: {endpoint}/openai/v1/responses (Microsoft Learn, "Azure OpenAI v1 API").
+        base += "/openai/v1"
+    headers = {provider.auth_header: f"{provider.auth_scheme} {key}".strip()} if key else {}
+    return base, headers, key or None
+
+
+def split_options(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate per-call transport options from body fields."""
+    body = {k: v for k, v in params.items() if k not in OPTION_KEYS}
+    options = {k: v for k, v in params.items() if k in OPTION_KEYS}
+    return body, options
+
+
+def build_body(
+    provider: Provider,
+    model: str,
+    fields: Mapping[str, Any],
+    *,
+    stream: bool,
+    response_format: Any = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The checked wire body for ``POST /responses``.
+
+    Steps: drop ``None`` fields; tools from callables; ``response_format`` into ``text.format``;
+    foreign pydantic models (e.g. openai-python's) dumped; validate as ``CreateResponse`` (a bad
+    value names its field path); dump with the one serialisation helper; refuse what the provider
+    cannot express.
+    """
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError(provider.name, "model", "must be a non-empty string")
+    body: dict[str, Any] = {"model": model}
+    for key, value in fields.items():
+        if value is not None:
+            body[key] = _jsonable(value)
+    if "tools" in body:
+        from polyresponses.router._tools import prepare_tools  # only requests with tools pay for it
+
+        body["tools"] = prepare_tools(body["tools"])
+    if response_format is not None:
+        from polyresponses.router._structured import text_format_for
+
+        text = dict(body.get("text") or {})
+        if "format" in text:
+            raise InvalidRequestError(
+                provider.name, "text.format", "give either response_format or text.format, not both"
+            )
+        text["format"] = text_format_for(response_format)
+        body["text"] = text
+    if stream:
+        body["stream"] = True
+    if extra_body:
+        body.update({k: _jsonable(v) for k, v in extra_body.items()})
+    wire = to_wire(validate_request(body, provider.name))
+    check_request(provider, wire)
+    return wire
+
+
+def _jsonable(value: Any) -> Any:
+    """Pydantic models (ours or another SDK's) as wire dicts; sequences of them element-wise."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value

@@ -1,0 +1,233 @@
+"""Providers are data: one row each, no classes, no SDKs.
+
+A row says where the provider lives (base URL, and the environment variable that overrides it), how
+it authenticates (header, scheme, key variable), which wire dialect it speaks and what it can do.
+Adding an OpenAI-Responses-compatible host is adding a row. The capability flags are checked
+before any network call (:mod:`polyresponses.router._capabilities`); a flag is ``True`` only where
+the provider's own documentation says so (sources in ``docs``), so an unknown is a refusal the user
+can override with ``openai_compatible``, never a silent drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["PROVIDERS", "Capabilities", "Endpoint", "Provider", "ToolKind", "providers"]
+
+Dialect = Literal["openai_responses"]
+"""Wire dialects the router can speak; more arrive with the Chat Completions, Anthropic and Gemini dialects."""
+
+Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens"]
+"""Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference."""
+
+ToolKind = Literal[
+    "function",
+    "custom",
+    "mcp",
+    "web_search",
+    "file_search",
+    "code_interpreter",
+    "image_generation",
+    "computer",
+    "shell",
+    "apply_patch",
+    "local_shell",
+]
+"""Tool families, named after the tool ``type`` values of the Responses API (preview variants fold in)."""
+
+_ALL_TOOLS: frozenset[ToolKind] = frozenset(ToolKind.__args__)  # type: ignore[attr-defined]
+_ALL_ENDPOINTS: frozenset[Endpoint] = frozenset(Endpoint.__args__)  # type: ignore[attr-defined]
+_FUNCTIONS: frozenset[ToolKind] = frozenset({"function"})
+_FUNCTIONS_MCP: frozenset[ToolKind] = frozenset({"function", "mcp"})
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can express. Enforced before the network; see ``_capabilities.check``."""
+
+    streaming: bool = True
+    stored_state: bool = False
+    """``store: true``, ``previous_response_id`` and ``conversation``: the server keeps responses."""
+    background: bool = False
+    tools: frozenset[ToolKind] = _FUNCTIONS
+    reasoning: bool = True
+    image_input: bool = True
+    structured_output: bool = True
+    endpoints: frozenset[Endpoint] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """One provider: where, how to authenticate, which dialect, what it can do."""
+
+    name: str
+    base_url: str
+    dialect: Dialect = "openai_responses"
+    api_key_env: str | None = None
+    """The conventional key variable; ``None`` for local servers that need no key."""
+    key_required: bool = True
+    base_url_env: str | None = None
+    """A variable that overrides ``base_url`` (the one the provider's own SDK reads, where it has one)."""
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    """Prefix of the header value; empty for raw-key headers such as Azure's ``api-key``."""
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    docs: str = ""
+    notes: str = ""
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in (
+        Provider(
+            "openai",
+            "https://api.openai.com/v1",
+            api_key_env="OPENAI_API_KEY",
+            base_url_env="OPENAI_BASE_URL",
+            capabilities=Capabilities(stored_state=True, background=True, tools=_ALL_TOOLS, endpoints=_ALL_ENDPOINTS),
+            docs="https://platform.openai.com/docs/api-reference/responses",
+        ),
+        Provider(
+            "azureopenai",
+            "",  # {AZURE_OPENAI_ENDPOINT}/openai/v1; there is no default host
+            api_key_env="AZURE_OPENAI_API_KEY",
+            base_url_env="AZURE_OPENAI_ENDPOINT",
+            auth_header="api-key",
+            auth_scheme="",
+            capabilities=Capabilities(
+                stored_state=True,
+                background=True,
+                tools=frozenset(
+                    {"function", "mcp", "file_search", "code_interpreter", "image_generation", "computer", "web_search"}
+                ),
+                endpoints=frozenset({"retrieve", "delete", "cancel", "input_items"}),
+            ),
+            docs="https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses",
+            notes="model is the deployment name; the endpoint gets /openai/v1 appended unless it ends in it",
+        ),
+        Provider(
+            "huggingface",
+            "https://router.huggingface.co/v1",
+            api_key_env="HF_TOKEN",
+            capabilities=Capabilities(tools=_FUNCTIONS_MCP),
+            docs="https://huggingface.co/docs/inference-providers/guides/responses-api",
+            notes="route with a suffix: 'huggingface:openai/gpt-oss-120b:groq'",
+        ),
+        Provider(
+            "groq",
+            "https://api.groq.com/openai/v1",
+            api_key_env="GROQ_API_KEY",
+            base_url_env="GROQ_BASE_URL",
+            capabilities=Capabilities(tools=_FUNCTIONS_MCP, image_input=False),
+            docs="https://console.groq.com/docs/responses-api",
+        ),
+        Provider(
+            "fireworks",
+            "https://api.fireworks.ai/inference/v1",
+            api_key_env="FIREWORKS_API_KEY",
+            capabilities=Capabilities(
+                stored_state=True, tools=_FUNCTIONS_MCP, endpoints=frozenset({"retrieve", "delete"})
+            ),
+            docs="https://docs.fireworks.ai/guides/response-api",
+        ),
+        Provider(
+            "openrouter",
+            "https://openrouter.ai/api/v1",
+            api_key_env="OPENROUTER_API_KEY",
+            capabilities=Capabilities(tools=frozenset({"function", "web_search"})),
+            docs="https://openrouter.ai/docs/api-reference/responses-api/overview",
+            notes="stateless: store=true and previous_response_id are rejected by the API",
+        ),
+        Provider(
+            "xai",
+            "https://api.x.ai/v1",
+            api_key_env="XAI_API_KEY",
+            capabilities=Capabilities(
+                stored_state=True,
+                tools=frozenset({"function", "mcp", "web_search", "code_interpreter", "file_search"}),
+                endpoints=frozenset({"retrieve", "delete"}),
+            ),
+            docs="https://docs.x.ai/docs/api-reference#create-new-response",
+        ),
+        Provider(
+            "together",
+            "https://api.together.xyz/v1",
+            api_key_env="TOGETHER_API_KEY",
+            capabilities=Capabilities(tools=_FUNCTIONS_MCP),
+            docs="https://docs.together.ai/reference/responses",
+        ),
+        Provider(
+            "ollama",
+            "http://localhost:11434/v1",
+            api_key_env="OLLAMA_API_KEY",
+            base_url_env="OLLAMA_BASE_URL",
+            capabilities=Capabilities(),
+            docs="https://docs.ollama.com/api/openai-compatibility",
+            key_required=False,
+        ),
+        Provider(
+            "lmstudio",
+            "http://localhost:1234/v1",
+            api_key_env="LM_API_TOKEN",
+            base_url_env="LMSTUDIO_BASE_URL",
+            capabilities=Capabilities(stored_state=True, tools=_FUNCTIONS_MCP),
+            docs="https://lmstudio.ai/docs/developer/openai-compat/responses",
+            key_required=False,
+        ),
+        Provider(
+            "vllm",
+            "http://localhost:8000/v1",
+            api_key_env="VLLM_API_KEY",
+            base_url_env="VLLM_BASE_URL",
+            capabilities=Capabilities(
+                stored_state=True,
+                background=True,
+                tools=_FUNCTIONS_MCP | {"web_search", "code_interpreter"},
+                endpoints=frozenset({"retrieve", "cancel"}),
+            ),
+            docs="https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html",
+            notes="stored state needs VLLM_ENABLE_RESPONSES_API_STORE=1 on the server",
+            key_required=False,
+        ),
+        Provider(
+            "llamacpp",
+            "http://127.0.0.1:8080/v1",
+            api_key_env="LLAMACPP_API_KEY",
+            base_url_env="LLAMACPP_BASE_URL",
+            capabilities=Capabilities(reasoning=False),
+            docs="https://github.com/ggml-org/llama.cpp/tree/master/tools/server",
+            notes="llama-server started with --jinja; streams omit sequence_number/output_index/content_index",
+            key_required=False,
+        ),
+        Provider(
+            "tzafon",
+            "https://api.tzafon.ai/v1",
+            api_key_env="TZAFON_API_KEY",
+            base_url_env="TZAFON_BASE_URL",
+            capabilities=Capabilities(
+                stored_state=True,
+                background=True,
+                tools=frozenset({"function", "mcp", "computer"}),
+                endpoints=frozenset({"retrieve", "cancel"}),
+            ),
+            docs="https://docs.tzafon.ai (Lightcone responses.create; vLLM-backed)",
+            notes="accepts the vLLM request extras (top_k, cache_salt, priority, ...) typed in the spec overlay",
+        ),
+        Provider(
+            "openai_compatible",
+            "",
+            api_key_env="OPENAI_COMPATIBLE_API_KEY",
+            base_url_env="OPENAI_COMPATIBLE_BASE_URL",
+            key_required=False,
+            capabilities=Capabilities(stored_state=True, background=True, tools=_ALL_TOOLS, endpoints=_ALL_ENDPOINTS),
+            docs="any server speaking POST {api_base}/responses",
+            notes="pass api_base=...; nothing is refused before the network, the server decides",
+        ),
+    )
+}
+
+
+def providers() -> list[Provider]:
+    """Every provider, with its metadata and capability flags, in table order."""
+    return list(PROVIDERS.values())

@@ -1,0 +1,150 @@
+"""The providers table, target resolution and capability enforcement (all before the network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import polyresponses
+from polyresponses.router._capabilities import check_endpoint, check_request, tool_kind
+from polyresponses.router._core import get_provider, resolve_target_parts
+from polyresponses.router._errors import MissingAPIKeyError, UnsupportedFeatureError
+from polyresponses.router._providers import PROVIDERS, ToolKind
+
+_ISSUE_PROVIDERS = {
+    "openai",
+    "azureopenai",
+    "huggingface",
+    "groq",
+    "fireworks",
+    "openrouter",
+    "xai",
+    "together",
+    "ollama",
+    "lmstudio",
+    "vllm",
+    "llamacpp",
+    "tzafon",
+    "openai_compatible",
+}
+
+
+def test_every_provider_the_issue_names_is_a_row() -> None:
+    assert set(PROVIDERS) == _ISSUE_PROVIDERS
+    assert [p.name for p in polyresponses.providers()] == list(PROVIDERS)
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_rows_are_coherent(provider: str) -> None:
+    row = PROVIDERS[provider]
+    assert row.dialect == "openai_responses"
+    assert row.base_url == "" or row.base_url.startswith(("https://", "http://localhost", "http://127.0.0.1"))
+    assert not row.base_url.endswith("/")
+    hosted = row.base_url.startswith("https://") or row.name == "azureopenai"
+    assert row.key_required == hosted, "hosted providers need a key, local servers and openai_compatible do not"
+    assert row.capabilities.tools <= set(ToolKind.__args__)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("provider", "variable"),
+    [
+        ("openai", "OPENAI_API_KEY"),
+        ("azureopenai", "AZURE_OPENAI_API_KEY"),
+        ("huggingface", "HF_TOKEN"),
+        ("groq", "GROQ_API_KEY"),
+        ("fireworks", "FIREWORKS_API_KEY"),
+        ("openrouter", "OPENROUTER_API_KEY"),
+        ("xai", "XAI_API_KEY"),
+        ("together", "TOGETHER_API_KEY"),
+        ("tzafon", "TZAFON_API_KEY"),
+    ],
+)
+def test_a_missing_key_names_its_variable(provider: str, variable: str) -> None:
+    with pytest.raises(MissingAPIKeyError, match=variable):
+        resolve_target_parts(PROVIDERS[provider], None, "https://example.test", environ={})
+
+
+def test_keys_come_from_the_environment_and_arguments_win() -> None:
+    groq = PROVIDERS["groq"]
+    base, headers, secret = resolve_target_parts(groq, None, None, environ={"GROQ_API_KEY": "gsk_env"})
+    assert (base, headers, secret) == ("https://api.groq.com/openai/v1", {"Authorization": "Bearer gsk_env"}, "gsk_env")
+    _, headers, _ = resolve_target_parts(groq, "gsk_arg", None, environ={"GROQ_API_KEY": "gsk_env"})
+    assert headers == {"Authorization": "Bearer gsk_arg"}
+
+
+def test_azure_uses_its_api_key_header_and_v1_path() -> None:
+    azure = PROVIDERS["azureopenai"]
+    environ = {"AZURE_OPENAI_API_KEY": "az-key", "AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com/"}
+    base, headers, _ = resolve_target_parts(azure, None, None, environ=environ)
+    assert base == "https://res.openai.azure.com/openai/v1"
+    assert headers == {"api-key": "az-key"}
+    with pytest.raises(ValueError, match="AZURE_OPENAI_ENDPOINT"):
+        resolve_target_parts(azure, "k", None, environ={})
+
+
+def test_local_servers_need_no_key_and_send_no_auth_header() -> None:
+    base, headers, secret = resolve_target_parts(PROVIDERS["llamacpp"], None, None, environ={})
+    assert (base, headers, secret) == ("http://127.0.0.1:8080/v1", {}, None)
+    base, _, _ = resolve_target_parts(PROVIDERS["ollama"], None, None, environ={"OLLAMA_BASE_URL": "http://gpu:11434/v1/"})
+    assert base == "http://gpu:11434/v1"
+
+
+def test_openai_compatible_needs_a_base_url() -> None:
+    with pytest.raises(ValueError, match="OPENAI_COMPATIBLE_BASE_URL"):
+        resolve_target_parts(PROVIDERS["openai_compatible"], None, None, environ={})
+
+
+def test_unknown_provider_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="known: azureopenai"):
+        get_provider("nope")
+
+
+@pytest.mark.parametrize(
+    ("provider", "body", "feature"),
+    [
+        ("openrouter", {"store": True}, "store=True"),
+        ("openrouter", {"previous_response_id": "resp_1"}, "previous_response_id"),
+        ("together", {"conversation": "conv_1"}, "conversation"),
+        ("groq", {"background": True}, "background=True"),
+        ("llamacpp", {"reasoning": {"effort": "low"}}, "reasoning"),
+        ("groq", {"tools": [{"type": "function", "name": "f"}, {"type": "web_search"}]}, "tool type 'web_search' (tools[1])"),
+        ("ollama", {"tools": [{"type": "brand_new_tool"}]}, "tool type 'brand_new_tool'"),
+        (
+            "groq",
+            {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]},
+            "image input (input[0].content[0])",
+        ),
+    ],
+)
+def test_refused_features_name_provider_and_feature(provider: str, body: dict[str, Any], feature: str) -> None:
+    with pytest.raises(UnsupportedFeatureError) as caught:
+        check_request(PROVIDERS[provider], {"model": "m", **body})
+    assert caught.value.provider == provider
+    assert f"[{provider}] does not support {feature}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("provider", "body"),
+    [
+        ("openrouter", {"store": False}),
+        ("openai", {"store": True, "previous_response_id": "r", "background": True, "tools": [{"type": "shell"}]}),
+        ("openai", {"tools": [{"type": "a_tool_from_next_year"}]}),  # OpenAI itself decides on new tools
+        ("groq", {"tools": [{"type": "mcp", "server_label": "s"}], "reasoning": {"effort": "low"}}),
+        ("openai_compatible", {"store": True, "tools": [{"type": "computer_use_preview"}]}),
+    ],
+)
+def test_allowed_features_pass(provider: str, body: dict[str, Any]) -> None:
+    check_request(PROVIDERS[provider], {"model": "m", **body})
+
+
+def test_endpoints_are_checked() -> None:
+    check_endpoint(PROVIDERS["openai"], "compact")
+    with pytest.raises(UnsupportedFeatureError, match=r"\[groq\] does not support responses.retrieve"):
+        check_endpoint(PROVIDERS["groq"], "retrieve")
+
+
+def test_tool_kinds_fold_preview_variants() -> None:
+    assert tool_kind("web_search_preview_2025_03_11") == "web_search"
+    assert tool_kind("computer_use_preview") == "computer"
+    assert tool_kind("unknown") is None
