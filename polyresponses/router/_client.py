@@ -29,7 +29,7 @@ from polyresponses.router._http import (
 from polyresponses.router._params import CreateParams
 from polyresponses.router._response import ParsedResponse, finalise
 from polyresponses.router._stream import AsyncStream, Stream, _Call
-from polyresponses.router._wire import to_wire
+from polyresponses.router._wire import to_wire, validate_as
 from polyresponses.router.dialects import WireRequest
 from polyresponses.router.dialects import openai_responses as dialect
 
@@ -139,18 +139,9 @@ def _finalise_parsed(response: Response, *, response_format: type[T], provider: 
 
 def _validated_body(model_name: str, body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     """Validate a secondary endpoint's body as its generated model and dump it with the one helper."""
-    from pydantic import ValidationError
-
     import polyresponses.types as types
-    from polyresponses.router._errors import InvalidRequestError
 
-    model = getattr(types, model_name)
-    try:
-        return to_wire(model.model_validate(dict(body)))
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"]) or "<body>"
-        raise InvalidRequestError(provider, location, first["msg"]) from error
+    return to_wire(validate_as(getattr(types, model_name), dict(body), provider))
 
 
 # ---------------------------------------------------------------------------------------------- sync

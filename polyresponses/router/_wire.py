@@ -9,7 +9,7 @@ mean "unset" on every provider we know.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,7 +18,9 @@ from polyresponses.router._errors import InvalidRequestError
 if TYPE_CHECKING:
     from polyresponses.types import CreateResponse
 
-__all__ = ["to_wire", "validate_request"]
+__all__ = ["explain", "to_wire", "validate_as", "validate_request"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def to_wire(model: BaseModel) -> dict[str, Any]:
@@ -27,13 +29,42 @@ def to_wire(model: BaseModel) -> dict[str, Any]:
 
 
 def validate_request(body: dict[str, Any], provider: str) -> CreateResponse:
-    """Validate a request body as ``CreateResponse``; the first failure is reported with its field path."""
+    """Validate a request body as ``CreateResponse``; the failure is reported with its field path."""
     from polyresponses.types import CreateResponse
 
+    return validate_as(CreateResponse, body, provider)
+
+
+def validate_as(model: type[M], body: dict[str, Any], provider: str) -> M:
+    """Validate ``body`` as ``model``, raising :class:`InvalidRequestError` at the most telling field."""
     try:
-        return CreateResponse.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"]) or "<body>"
-        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-        raise InvalidRequestError(provider, location, f"{first['msg']}{more}") from error
+        location, message = explain(error, body)
+        raise InvalidRequestError(provider, location, message) from error
+
+
+def explain(error: ValidationError, data: Any) -> tuple[str, str]:
+    """``(field path, message)`` of the error that says most about what is wrong.
+
+    In a union every member reports a failure; the deepest one came closest to matching, so it
+    is the one to show (the rule of ``jsonschema``'s ``best_match``). Pydantic's locations also name
+    union branches (``str``, ``list[...]``, class names, tag values); walking the data along the
+    location keeps just the steps that exist in it, so ``input.list[...].0.EasyInputMessage.content.str``
+    reads ``input[0].content``.
+    """
+    details = error.errors()
+    best = max(details, key=lambda detail: len(detail["loc"]))
+    steps: list[str] = []
+    current: Any = data
+    loc = best["loc"]
+    for position, part in enumerate(loc):
+        if isinstance(current, dict) and isinstance(part, str) and part in current:
+            steps.append(f".{part}")
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            steps.append(f"[{part}]")
+            current = current[part]
+        elif position == len(loc) - 1 and best["type"] == "missing":
+            steps.append(f".{part}")  # the missing field itself is not in the data
+    return "".join(steps).lstrip(".") or "<body>", best["msg"]

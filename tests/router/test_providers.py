@@ -86,7 +86,9 @@ def test_azure_uses_its_api_key_header_and_v1_path() -> None:
 def test_local_servers_need_no_key_and_send_no_auth_header() -> None:
     base, headers, secret = resolve_target_parts(PROVIDERS["llamacpp"], None, None, environ={})
     assert (base, headers, secret) == ("http://127.0.0.1:8080/v1", {}, None)
-    base, _, _ = resolve_target_parts(PROVIDERS["ollama"], None, None, environ={"OLLAMA_BASE_URL": "http://gpu:11434/v1/"})
+    base, _, _ = resolve_target_parts(
+        PROVIDERS["ollama"], None, None, environ={"OLLAMA_BASE_URL": "http://gpu:11434/v1/"}
+    )
     assert base == "http://gpu:11434/v1"
 
 
@@ -108,7 +110,11 @@ def test_unknown_provider_lists_the_known_ones() -> None:
         ("together", {"conversation": "conv_1"}, "conversation"),
         ("groq", {"background": True}, "background=True"),
         ("llamacpp", {"reasoning": {"effort": "low"}}, "reasoning"),
-        ("groq", {"tools": [{"type": "function", "name": "f"}, {"type": "web_search"}]}, "tool type 'web_search' (tools[1])"),
+        (
+            "groq",
+            {"tools": [{"type": "function", "name": "f"}, {"type": "web_search"}]},
+            "tool type 'web_search' (tools[1])",
+        ),
         ("ollama", {"tools": [{"type": "brand_new_tool"}]}, "tool type 'brand_new_tool'"),
         (
             "groq",

@@ -112,7 +112,9 @@ def _compare_events(ours: list[Any], exchange: Exchange) -> None:
 
 
 def _terminal(exchange: Exchange) -> dict[str, Any]:
-    final = next(e for e in reversed(_expected_events(exchange)) if e["type"].startswith("response.") and "response" in e)
+    final = next(
+        e for e in reversed(_expected_events(exchange)) if e["type"].startswith("response.") and "response" in e
+    )
     response: dict[str, Any] = final["response"]
     response.pop("output_text", None)
     return response

@@ -1,0 +1,242 @@
+"""The public API over ``httpx.MockTransport``: routing, every endpoint, validation and refusals.
+
+The recorded replies used here are real OpenAI traffic (``../shared/fixtures/recorded``); the
+handler also records what we sent, so each test checks both directions.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import polyresponses
+from polyresponses import (
+    AsyncClient,
+    Client,
+    InvalidRequestError,
+    MissingAPIKeyError,
+    NotFoundError,
+    UnsupportedFeatureError,
+)
+from polyresponses.types import Response
+from tests._recorded import exchanges
+
+_SIMPLE = next(
+    e for e in exchanges("openai_responses") if e.cassette.startswith("text__test_openai_responses_model_simple")
+)
+_REPLY: dict[str, Any] = _SIMPLE.response_json
+_ITEM = {
+    "type": "message",
+    "id": "msg_1",
+    "role": "user",
+    "status": "completed",
+    "content": [{"type": "input_text", "text": "hi"}],
+}
+
+
+class _Server:
+    """A MockTransport that answers every route of the Responses API and keeps the requests."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path, method = request.url.path, request.method
+        if path.endswith("/input_items"):
+            return httpx.Response(
+                200,
+                json={"object": "list", "data": [_ITEM], "first_id": "msg_1", "last_id": "msg_1", "has_more": False},
+            )
+        if path.endswith("/responses/compact"):
+            return httpx.Response(
+                200,
+                json={
+                    "id": "cmp_1",
+                    "object": "response.compaction",
+                    "output": [],
+                    "created_at": 1,
+                    "usage": _REPLY["usage"],
+                },
+            )
+        if path.endswith("/responses/input_tokens"):
+            return httpx.Response(200, json={"object": "response.input_tokens", "input_tokens": 7})
+        if path.endswith("/missing"):
+            return httpx.Response(
+                404, json={"error": {"message": "No response found", "type": "invalid_request_error"}}
+            )
+        if method == "DELETE":
+            return httpx.Response(200)
+        return httpx.Response(200, json=_REPLY, headers={"x-request-id": "req_123"})
+
+    @property
+    def last_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(self.requests[-1].content)
+        return body
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    yield _Server()
+    polyresponses.close_pooled_clients()
+
+
+@pytest.fixture
+def client(server: _Server) -> Iterator[Client]:
+    with Client("openai", api_key="sk-test-0123456789", transport=httpx.MockTransport(server)) as c:
+        yield c
+
+
+def test_create_returns_the_canonical_response(client: Client, server: _Server) -> None:
+    response = client.responses.create(model="gpt-4o", input="What is the capital of France?", temperature=0.2)
+    assert isinstance(response, Response)
+    assert response.output_text == _REPLY["output"][0]["content"][0]["text"]
+    request = server.requests[0]
+    assert (request.method, str(request.url)) == ("POST", "https://api.openai.com/v1/responses")
+    assert request.headers["authorization"] == "Bearer sk-test-0123456789"
+    assert request.headers["content-type"] == "application/json"
+    assert server.last_body == {"model": "gpt-4o", "input": "What is the capital of France?", "temperature": 0.2}
+
+
+def test_every_route(client: Client, server: _Server) -> None:
+    assert client.responses.retrieve("resp_1", include=["reasoning.encrypted_content"]).id == _REPLY["id"]
+    assert client.responses.cancel("resp_1").object == "response"
+    assert client.responses.delete("resp_1") is None
+    assert client.responses.input_items.list("resp_1", limit=2, order="asc").has_more is False
+    assert client.responses.compact(model="gpt-4o", input="hi").id == "cmp_1"
+    assert client.responses.input_tokens.count(model="gpt-4o", input="hi").input_tokens == 7
+    seen = [(r.method, r.url.path, r.url.query.decode()) for r in server.requests]
+    assert seen == [
+        ("GET", "/v1/responses/resp_1", "include%5B%5D=reasoning.encrypted_content"),
+        ("POST", "/v1/responses/resp_1/cancel", ""),
+        ("DELETE", "/v1/responses/resp_1", ""),
+        ("GET", "/v1/responses/resp_1/input_items", "limit=2&order=asc"),
+        ("POST", "/v1/responses/compact", ""),
+        ("POST", "/v1/responses/input_tokens", ""),
+    ]
+    with pytest.raises(NotFoundError, match="No response found") as caught:
+        client.responses.retrieve("missing")
+    assert caught.value.status_code == 404
+
+
+def test_a_bad_value_names_its_field_and_sends_nothing(client: Client, server: _Server) -> None:
+    with pytest.raises(InvalidRequestError, match=r"\[openai\] invalid request at temperature"):
+        client.responses.create(model="gpt-4o", input="hi", temperature="hot")  # type: ignore[typeddict-item]
+    with pytest.raises(InvalidRequestError, match=r"at input\[0\]\.content: Input should be a valid"):
+        client.responses.create(model="gpt-4o", input=[{"role": "user", "content": 5}])
+    assert server.requests == []
+
+
+def test_refused_features_send_nothing(server: _Server) -> None:
+    transport = httpx.MockTransport(server)
+    with Client("openrouter", api_key="or-key-123456", transport=transport) as client:
+        with pytest.raises(UnsupportedFeatureError, match=r"\[openrouter\] does not support previous_response_id"):
+            client.responses.create(model="openai/gpt-4o", input="hi", previous_response_id="resp_1")
+        with pytest.raises(UnsupportedFeatureError, match=r"responses.retrieve"):
+            client.responses.retrieve("resp_1")
+    assert server.requests == []
+
+
+def test_vllm_extras_are_typed_and_sent(server: _Server) -> None:
+    with Client("vllm", api_base="http://gpu:8000/v1", transport=httpx.MockTransport(server)) as client:
+        client.responses.create(model="m", input="hi", top_k=5, cache_salt="s", priority=1, extra_body={"seed": 3})
+    assert server.last_body == {"model": "m", "input": "hi", "top_k": 5, "cache_salt": "s", "priority": 1, "seed": 3}
+    assert "authorization" not in server.requests[0].headers
+
+
+def test_extra_headers_and_default_headers(server: _Server) -> None:
+    transport = httpx.MockTransport(server)
+    with Client("groq", api_key="gsk-1234567890", default_headers={"x-team": "a"}, transport=transport) as client:
+        client.responses.create(model="m", input="hi", extra_headers={"x-trace": "t"})
+    headers = server.requests[0].headers
+    assert (headers["x-team"], headers["x-trace"], headers["user-agent"]) == ("a", "t", "polyresponses/0.1.0")
+
+
+def test_repr_hides_the_key(client: Client) -> None:
+    assert "sk-test" not in repr(client)
+    assert repr(client) == "Client(provider='openai', base_url='https://api.openai.com/v1')"
+
+
+def test_module_function_routes_model_strings(server: _Server) -> None:
+    transport = httpx.MockTransport(server)
+    args = {"client_args": {"transport": transport}, "api_key": "hf-0123456789"}
+    polyresponses.responses("huggingface:openai/gpt-oss-120b:groq", "hi", **args)  # type: ignore[arg-type]
+    assert server.last_body["model"] == "openai/gpt-oss-120b:groq"
+    assert str(server.requests[-1].url) == "https://router.huggingface.co/v1/responses"
+    polyresponses.responses("gpt-oss-120b", "hi", provider="huggingface", **args)  # type: ignore[arg-type]
+    assert server.last_body["model"] == "gpt-oss-120b"
+    with pytest.warns(DeprecationWarning, match="'huggingface:m'"):
+        polyresponses.responses("huggingface/m", "hi", **args)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot tell the provider"):
+        polyresponses.responses("gpt-4o", "hi")
+
+
+def test_module_function_missing_key_fails_before_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="GROQ_API_KEY"):
+        polyresponses.responses("groq:openai/gpt-oss-120b", "hi")
+
+
+def test_module_function_passes_unknown_keywords_into_the_body(server: _Server) -> None:
+    transport = httpx.MockTransport(server)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        polyresponses.responses(
+            "tzafon:tzafon.northstar",
+            [{"role": "user", "content": "hi"}],
+            api_key="tz-0123456789",
+            client_args={"transport": transport},
+            instructions="Be brief.",
+            top_k=20,
+            skip_special_tokens=False,
+            some_vendor_flag=True,  # type: ignore[call-overload]
+        )
+    assert server.last_body == {
+        "model": "tzafon.northstar",
+        "input": [{"role": "user", "content": "hi"}],
+        "instructions": "Be brief.",
+        "top_k": 20,
+        "skip_special_tokens": False,
+        "some_vendor_flag": True,
+    }
+    assert str(server.requests[-1].url) == "https://api.tzafon.ai/v1/responses"
+
+
+def test_input_models_are_accepted(client: Client, server: _Server) -> None:
+    from polyresponses.types import EasyInputMessage
+
+    client.responses.create(model="m", input=[EasyInputMessage(role="user", content="hi")])
+    assert server.last_body["input"] == [{"role": "user", "content": "hi"}]  # `type` is optional (spec)
+
+
+@pytest.mark.anyio
+async def test_async_client_every_route(server: _Server) -> None:
+    async with AsyncClient("openai", api_key="sk-test-0123456789", transport=httpx.MockTransport(server)) as client:
+        response = await client.responses.create(model="gpt-4o", input="hi")
+        assert response.output_text
+        assert (await client.responses.retrieve("resp_1")).id == _REPLY["id"]
+        assert (await client.responses.cancel("resp_1")).id == _REPLY["id"]
+        assert await client.responses.delete("resp_1") is None
+        assert (await client.responses.input_items.list("resp_1")).object == "list"
+        assert (await client.responses.compact(model="gpt-4o", input="hi")).id == "cmp_1"
+        assert (await client.responses.input_tokens.count(model="gpt-4o", input="hi")).input_tokens == 7
+    assert len(server.requests) == 7
+
+
+@pytest.mark.anyio
+async def test_aresponses_routes_like_responses(server: _Server) -> None:
+    transport = httpx.MockTransport(server)
+    response = await polyresponses.aresponses(
+        "fireworks:accounts/fireworks/models/gpt-oss-20b",
+        "hi",
+        api_key="fw-0123456789",
+        client_args={"transport": transport},
+    )
+    assert isinstance(response, Response)
+    assert str(server.requests[-1].url) == "https://api.fireworks.ai/inference/v1/responses"
+    assert server.last_body["model"] == "accounts/fireworks/models/gpt-oss-20b"
