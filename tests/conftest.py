@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from hypothesis import HealthCheck, settings
 
 # The property tests build instances of large schemas (a Response inside response.created): slow

@@ -141,7 +141,7 @@ def _validated_body(model_name: str, body: Mapping[str, Any], provider: str) -> 
     """Validate a secondary endpoint's body as its generated model and dump it with the one helper."""
     import polyresponses.types as types
 
-    return to_wire(validate_as(getattr(types, model_name), dict(body), provider))
+    return to_wire(validate_as(getattr(types, model_name), dict(body), provider), given_only=True)
 
 
 # ---------------------------------------------------------------------------------------------- sync

@@ -103,7 +103,7 @@ def build_body(
         body["stream"] = True
     if extra_body:
         body.update({k: _jsonable(v) for k, v in extra_body.items()})
-    wire = to_wire(validate_request(body, provider.name))
+    wire = to_wire(validate_request(body, provider.name), given_only=True)
     check_request(provider, wire)
     return wire
 
@@ -111,7 +111,7 @@ def build_body(
 def _jsonable(value: Any) -> Any:
     """Pydantic models (ours or another SDK's) as wire dicts; sequences of them element-wise."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return to_wire(value)
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
     return value

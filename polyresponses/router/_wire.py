@@ -2,8 +2,10 @@
 
 Writing: ``model_dump(mode="json", by_alias=True, exclude_none=True)``. ``by_alias`` because
 generated fields may carry aliases (``schema_`` for ``schema``); ``exclude_none`` rather than
-``exclude_unset`` because the latter drops defaulted discriminators (``type: "message"``), which the
-wire needs. A field a caller sets to None is therefore not sent: the spec's nullable request fields
+``exclude_unset`` for models built in code, because the latter drops defaulted discriminators
+(``type: "message"``), which the wire needs; a request validated from the caller's own dict is
+dumped with ``given_only`` instead, so spec defaults are not added to what the caller wrote.
+Required-nullable fields keep their ``null``. A field a caller sets to None is therefore not sent: the spec's nullable request fields
 mean "unset" on every provider we know.
 """
 
@@ -23,9 +25,36 @@ __all__ = ["explain", "to_wire", "validate_as", "validate_request"]
 M = TypeVar("M", bound=BaseModel)
 
 
-def to_wire(model: BaseModel) -> dict[str, Any]:
-    """The JSON body for ``model``: aliases, no None values, unknown (extra) fields kept."""
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+def to_wire(model: BaseModel, *, given_only: bool = False) -> dict[str, Any]:
+    """The JSON body for ``model``: aliases, no None values, unknown (extra) fields kept.
+
+    ``given_only`` also leaves out what validation filled in from spec defaults: a request we
+    validated from the caller's dict goes out as the caller wrote it (``WebSearchTool`` would
+    otherwise gain ``external_web_access: true``, which some servers reject as unknown).
+    """
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=given_only)
+    _restore_required_nulls(model, data)
+    return data
+
+
+def _restore_required_nulls(model: BaseModel, data: dict[str, Any]) -> None:
+    """Put back, at any depth, the ``None`` of required-nullable fields that ``exclude_none`` dropped.
+
+    The spec has a few (``FunctionTool.parameters`` and ``strict``: required, may be null); without
+    them the dump of a valid model would no longer be valid.
+    """
+    for field_name, field in type(model).model_fields.items():
+        key = field.serialization_alias or field.alias or field_name
+        value = model.__dict__.get(field_name)  # not getattr: deprecated fields would warn
+        if value is None:
+            if field.is_required():
+                data[key] = None
+        elif isinstance(value, BaseModel) and isinstance(data.get(key), dict):
+            _restore_required_nulls(value, data[key])
+        elif isinstance(value, list | tuple) and isinstance(data.get(key), list):
+            for item, dumped in zip(value, data[key], strict=False):
+                if isinstance(item, BaseModel) and isinstance(dumped, dict):
+                    _restore_required_nulls(item, dumped)
 
 
 def validate_request(body: dict[str, Any], provider: str) -> CreateResponse:

@@ -106,7 +106,7 @@ def test_create_returns_the_canonical_response(client: Client, server: _Server) 
 def test_every_route(client: Client, server: _Server) -> None:
     assert client.responses.retrieve("resp_1", include=["reasoning.encrypted_content"]).id == _REPLY["id"]
     assert client.responses.cancel("resp_1").object == "response"
-    assert client.responses.delete("resp_1") is None
+    client.responses.delete("resp_1")
     assert client.responses.input_items.list("resp_1", limit=2, order="asc").has_more is False
     assert client.responses.compact(model="gpt-4o", input="hi").id == "cmp_1"
     assert client.responses.input_tokens.count(model="gpt-4o", input="hi").input_tokens == 7
@@ -126,7 +126,7 @@ def test_every_route(client: Client, server: _Server) -> None:
 
 def test_a_bad_value_names_its_field_and_sends_nothing(client: Client, server: _Server) -> None:
     with pytest.raises(InvalidRequestError, match=r"\[openai\] invalid request at temperature"):
-        client.responses.create(model="gpt-4o", input="hi", temperature="hot")  # type: ignore[typeddict-item]
+        client.responses.create(model="gpt-4o", input="hi", temperature="hot")  # type: ignore[call-overload]
     with pytest.raises(InvalidRequestError, match=r"at input\[0\]\.content: Input should be a valid"):
         client.responses.create(model="gpt-4o", input=[{"role": "user", "content": 5}])
     assert server.requests == []
@@ -164,14 +164,14 @@ def test_repr_hides_the_key(client: Client) -> None:
 
 def test_module_function_routes_model_strings(server: _Server) -> None:
     transport = httpx.MockTransport(server)
-    args = {"client_args": {"transport": transport}, "api_key": "hf-0123456789"}
-    polyresponses.responses("huggingface:openai/gpt-oss-120b:groq", "hi", **args)  # type: ignore[arg-type]
+    args: dict[str, Any] = {"client_args": {"transport": transport}, "api_key": "hf-0123456789"}
+    polyresponses.responses("huggingface:openai/gpt-oss-120b:groq", "hi", **args)
     assert server.last_body["model"] == "openai/gpt-oss-120b:groq"
     assert str(server.requests[-1].url) == "https://router.huggingface.co/v1/responses"
-    polyresponses.responses("gpt-oss-120b", "hi", provider="huggingface", **args)  # type: ignore[arg-type]
+    polyresponses.responses("gpt-oss-120b", "hi", provider="huggingface", **args)
     assert server.last_body["model"] == "gpt-oss-120b"
     with pytest.warns(DeprecationWarning, match="'huggingface:m'"):
-        polyresponses.responses("huggingface/m", "hi", **args)  # type: ignore[arg-type]
+        polyresponses.responses("huggingface/m", "hi", **args)
     with pytest.raises(ValueError, match="cannot tell the provider"):
         polyresponses.responses("gpt-4o", "hi")
 
@@ -221,7 +221,7 @@ async def test_async_client_every_route(server: _Server) -> None:
         assert response.output_text
         assert (await client.responses.retrieve("resp_1")).id == _REPLY["id"]
         assert (await client.responses.cancel("resp_1")).id == _REPLY["id"]
-        assert await client.responses.delete("resp_1") is None
+        await client.responses.delete("resp_1")
         assert (await client.responses.input_items.list("resp_1")).object == "list"
         assert (await client.responses.compact(model="gpt-4o", input="hi")).id == "cmp_1"
         assert (await client.responses.input_tokens.count(model="gpt-4o", input="hi")).input_tokens == 7

@@ -137,7 +137,7 @@ def test_sync_replay(exchange: Exchange) -> None:
             assert caught.value.body == exchange.response_json
             assert exchange.response_json["error"]["message"] in str(caught.value)
         elif stream and _is_stream(exchange):
-            with client.responses.create(model=model, stream=True, **params) as events:  # type: ignore[call-overload]
+            with client.responses.create(model=model, stream=True, **params) as events:
                 received = list(events)
                 final = events.get_final_response()
             _compare_events(received, exchange)
@@ -169,7 +169,7 @@ async def test_async_replay(exchange: Exchange) -> None:
                 await client.responses.create(model=model, stream=stream, **params)  # type: ignore[call-overload]
             assert caught.value.status_code == exchange.status
         elif stream and _is_stream(exchange):
-            events = await client.responses.create(model=model, stream=True, **params)  # type: ignore[call-overload]
+            events = await client.responses.create(model=model, stream=True, **params)
             async with events:
                 received = [event async for event in events]
                 final = await events.get_final_response()

@@ -1,0 +1,124 @@
+"""End to end against a real model: llama.cpp's ``llama-server`` serving SmolLM2-135M-Instruct.
+
+A 135M-parameter model writes nonsense, so the assertions are about the protocol, never about the
+wording: a completed ``Response``, usage counted, streamed deltas adding up to the final text,
+grammar-constrained JSON that validates as the requested type, and a stream closed half-way
+leaving the client able to go on. llama-server omits ``sequence_number``/``output_index``/
+``content_index`` on its events; the router fills them, which these tests check too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel
+
+import polyresponses
+from polyresponses import AsyncClient, Client, ParsedResponse
+from polyresponses.types import Response
+from tests._services import service_url
+
+_MODEL = "smollm2"
+
+
+class City(BaseModel):
+    name: str
+    population: int
+
+
+@pytest.fixture(scope="module")
+def base_url() -> str:
+    return service_url("POLYRESPONSES_LLAMACPP_URL", "llama-server (scripts/local-model start)")
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[Client]:
+    with Client("llamacpp", api_base=base_url, timeout=120) as c:
+        yield c
+
+
+def test_non_streamed(base_url: str) -> None:
+    response = polyresponses.responses(
+        f"llamacpp:{_MODEL}", "Name a colour.", api_base=base_url, max_output_tokens=16, temperature=0
+    )
+    assert isinstance(response, Response)
+    assert response.status == "completed"
+    assert response.output_text
+    assert response.usage is not None and response.usage.output_tokens > 0
+    polyresponses.close_pooled_clients()
+
+
+def test_streamed_events_add_up_to_the_final_response(client: Client) -> None:
+    with client.responses.stream(model=_MODEL, input="Count to five.", max_output_tokens=24, temperature=0) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    types = [event.type for event in events]
+    assert types[0] == "response.created" and types[-1] == "response.completed"
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    deltas = "".join(event.delta for event in events if event.type == "response.output_text.delta")
+    assert deltas and deltas == final.output_text
+    assert final.status == "completed"
+
+
+def test_structured_output_parses_into_the_type(client: Client) -> None:
+    parsed = client.responses.parse(
+        model=_MODEL,
+        input="Give the name and population of the capital of France as JSON.",
+        response_format=City,
+        max_output_tokens=64,
+        temperature=0,
+    )
+    assert isinstance(parsed, ParsedResponse)
+    assert isinstance(parsed.output_parsed, City)
+
+
+def test_structured_output_while_streaming(client: Client) -> None:
+    with client.responses.stream(
+        model=_MODEL, input="A city as JSON.", response_format=City, max_output_tokens=64, temperature=0
+    ) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_response()
+    assert isinstance(final.output_parsed, City)
+
+
+def test_cancelling_mid_stream_closes_and_the_client_goes_on(client: Client) -> None:
+    with client.responses.stream(model=_MODEL, input="Write a long story.", max_output_tokens=200) as stream:
+        seen = 0
+        for event in stream:
+            seen += event.type == "response.output_text.delta"
+            if seen == 3:
+                break
+    assert seen == 3
+    after = client.responses.create(model=_MODEL, input="Say yes.", max_output_tokens=8)
+    assert after.status == "completed"
+
+
+@pytest.mark.anyio
+async def test_async_stream_and_create(base_url: str) -> None:
+    async with AsyncClient("llamacpp", api_base=base_url, timeout=120) as client:
+        stream = await client.responses.create(model=_MODEL, input="Name a fruit.", max_output_tokens=16, stream=True)
+        async with stream:
+            deltas = [event.delta async for event in stream if event.type == "response.output_text.delta"]
+            final = await stream.get_final_response()
+        assert "".join(deltas) == final.output_text
+        parsed = await client.responses.parse(
+            model=_MODEL, input="A city as JSON.", response_format=City, max_output_tokens=64, temperature=0
+        )
+        assert isinstance(parsed.output_parsed, City)
+
+
+def test_cli_streams_against_the_real_model(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from polyresponses.__main__ import main
+
+    assert (
+        main(
+            ["Say hello.", "-m", f"llamacpp:{_MODEL}", "--stream", "--api-base", base_url, "--max-output-tokens", "12"]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert captured.out.strip()
+    assert "completed" in captured.err and _MODEL in captured.err
+    polyresponses.close_pooled_clients()
