@@ -5,8 +5,8 @@ generated fields may carry aliases (``schema_`` for ``schema``); ``exclude_none`
 ``exclude_unset`` for models built in code, because the latter drops defaulted discriminators
 (``type: "message"``), which the wire needs; a request validated from the caller's own dict is
 dumped with ``given_only`` instead, so spec defaults are not added to what the caller wrote.
-Required-nullable fields keep their ``null``. A field a caller sets to None is therefore not sent: the spec's nullable request fields
-mean "unset" on every provider we know.
+Required-nullable fields keep their ``null``. Other fields a caller sets to None are not sent: the
+spec's nullable request fields mean "unset" on every provider we know.
 """
 
 from __future__ import annotations
