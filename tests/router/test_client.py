@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 import polyresponses
 from polyresponses import (
@@ -240,3 +241,67 @@ async def test_aresponses_routes_like_responses(server: _Server) -> None:
     assert isinstance(response, Response)
     assert str(server.requests[-1].url) == "https://api.fireworks.ai/inference/v1/responses"
     assert server.last_body["model"] == "accounts/fireworks/models/gpt-oss-20b"
+
+
+def _reply_with_text(text: str) -> dict[str, Any]:
+    reply: dict[str, Any] = json.loads(json.dumps(_REPLY))
+    reply["output"][0]["content"][0]["text"] = text
+    return reply
+
+
+class City(BaseModel):
+    name: str
+    population: int
+
+
+def test_parse_validates_the_text_as_the_format_type() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=_reply_with_text('{"name": "Paris", "population": 2102650}'))
+
+    with Client("openai", api_key="sk-test-0123456789", transport=httpx.MockTransport(handler)) as client:
+        parsed = client.responses.parse(model="gpt-4o", input="Capital of France?", response_format=City)
+    assert isinstance(parsed, polyresponses.ParsedResponse)
+    assert parsed.output_parsed == City(name="Paris", population=2102650)
+    assert parsed.id == _REPLY["id"] and (parsed.output_text or "").startswith('{"name"')
+    text_format = sent[0]["text"]["format"]
+    assert (text_format["type"], text_format["name"], text_format["strict"]) == ("json_schema", "City", True)
+    assert text_format["schema"]["required"] == ["name", "population"]
+
+
+def test_parse_rejects_text_that_is_not_the_type() -> None:
+    from polyresponses import APIResponseValidationError
+
+    def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=_reply_with_text('{"name": "Paris"}'))
+
+    transport = httpx.MockTransport(handler)
+    with (
+        Client("openai", api_key="sk-test-0123456789", transport=transport) as client,
+        pytest.raises(APIResponseValidationError, match=r"output_text is not a valid City: .*population"),
+    ):
+        client.responses.parse(model="gpt-4o", input="hi", response_format=City)
+
+
+def test_callables_become_strict_function_tools(client: Client, server: _Server) -> None:
+    def get_weather(city: str, unit: str = "celsius") -> str:
+        """Current weather.
+
+        Args:
+            city: The city name.
+            unit: celsius or fahrenheit.
+        """
+        return f"{city}: 20 {unit}"
+
+    client.responses.create(model="gpt-4o", input="Weather in Paris?", tools=[get_weather], tool_choice="auto")
+    (tool,) = server.last_body["tools"]
+    assert (tool["type"], tool["name"], tool["description"], tool["strict"]) == (
+        "function",
+        "get_weather",
+        "Current weather.",
+        True,
+    )
+    assert tool["parameters"]["properties"]["city"]["description"] == "The city name."
+    assert tool["parameters"]["required"] == ["city", "unit"]
