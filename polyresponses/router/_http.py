@@ -121,13 +121,28 @@ def _error_message(body: Any, text: str) -> str:
             return str(error["message"])
         if isinstance(error, str):
             return error
+        problems = _validation_problems(body.get("validation"))
         for key in ("message", "detail", "title"):
             if isinstance(body.get(key), str):
-                return str(body[key])
+                return str(body[key]) + problems
     stripped = text.strip()
     if stripped[:1] == "<":
         return "the server answered with an HTML page, not a JSON error"
     return stripped[:500] or "no error body"
+
+
+def _validation_problems(validation: Any) -> str:
+    """Prism-style ``validation`` entries (``location``, ``message``) as ``; at body.x: ...``, deduplicated."""
+    if not isinstance(validation, list):
+        return ""
+    seen: dict[str, str] = {}
+    for problem in validation:
+        if isinstance(problem, dict) and isinstance(problem.get("location"), list):
+            where = ".".join(str(part) for part in problem["location"])
+            seen.setdefault(where, str(problem.get("message", "")))
+    shown = [f"at {where}: {message}" for where, message in list(seen.items())[:3]]
+    more = f" (+{len(seen) - 3} more)" if len(seen) > 3 else ""
+    return ("; " + "; ".join(shown) + more) if shown else ""
 
 
 def status_error(target: Target, response: httpx.Response) -> APIStatusError:

@@ -567,6 +567,9 @@ def _describable(annotation: Any) -> bool:
 def prepare_tools(tools: Sequence[Any]) -> list[dict[str, Any]]:
     """``tools`` as wire dicts: callables via :func:`function_tool`, dicts copied, tool models dumped.
 
+    A function-tool dict without ``strict``/``parameters`` gets the API's defaults written out
+    (``true``/``null``): the spec requires both keys.
+
     A generated tool model (``FunctionTool``, ``MCPTool``, ``WebSearchTool``...) is dumped by alias in
     JSON mode without ``None`` fields, except fields the spec requires even when null (``FunctionTool``
     ``parameters`` and ``strict``), so the dict still validates as the model it came from.
@@ -576,11 +579,24 @@ def prepare_tools(tools: Sequence[Any]) -> list[dict[str, Any]]:
     return [_map_tool(tool, index) for index, tool in enumerate(tools)]
 
 
+def _complete_function_dict(tool: dict[str, Any]) -> dict[str, Any]:
+    """Fill the two fields the spec requires of a function tool and hand-written dicts often omit.
+
+    ``FunctionTool`` requires ``strict`` and ``parameters`` (both nullable). The Responses API
+    reference gives ``strict`` the default ``true`` and treats absent ``parameters`` as none, so
+    writing those values out changes nothing a server does, and the body validates against the spec.
+    """
+    if tool.get("type") == "function":
+        tool.setdefault("strict", True)
+        tool.setdefault("parameters", None)
+    return tool
+
+
 def _map_tool(tool: Any, index: int) -> dict[str, Any]:
     if isinstance(tool, BaseModel):
         return _dump_model(tool)
     if isinstance(tool, Mapping):
-        return copy.deepcopy(dict(tool))
+        return _complete_function_dict(copy.deepcopy(dict(tool)))
     if isinstance(tool, type):
         raise TypeError(
             f"tools[{index}]: the class {tool.__name__} is not a tool; pass a function, a tool dict, or a tool "
