@@ -32,6 +32,8 @@ _TOOL_KINDS: dict[str, ToolKind] = {
     "shell": "shell",
     "local_shell": "local_shell",
     "apply_patch": "apply_patch",
+    "browser_search": "browser_search",  # Groq's built-in (console.groq.com/docs/responses-api)
+    "x_search": "x_search",  # xAI's built-in (docs.x.ai, tools overview)
 }
 
 

@@ -5,7 +5,8 @@ it authenticates (header, scheme, key variable), which wire dialect it speaks an
 Adding an OpenAI-Responses-compatible host is adding a row. The capability flags are checked
 before any network call (:mod:`polyresponses.router._capabilities`); a flag is ``True`` only where
 the provider's own documentation says so (sources in ``docs``), so an unknown is a refusal the user
-can override with ``openai_compatible``, never a silent drop.
+can override with ``openai_compatible``, never a silent drop. Facts were checked against each
+provider's documentation on 2026-11-22 (see the issue 3 closing note for what stayed unverified).
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ ToolKind = Literal[
     "shell",
     "apply_patch",
     "local_shell",
+    "browser_search",
+    "x_search",
 ]
-"""Tool families, named after the tool ``type`` values of the Responses API (preview variants fold in)."""
+"""Tool families, named after the tool ``type`` values of the Responses API (preview variants fold in),
+plus the vendor built-ins Groq (``browser_search``) and xAI (``x_search``) document."""
 
 _ALL_TOOLS: frozenset[ToolKind] = frozenset(ToolKind.__args__)  # type: ignore[attr-defined]
 _ALL_ENDPOINTS: frozenset[Endpoint] = frozenset(Endpoint.__args__)  # type: ignore[attr-defined]
@@ -101,7 +105,7 @@ PROVIDERS: dict[str, Provider] = {
                 tools=frozenset(
                     {"function", "mcp", "file_search", "code_interpreter", "image_generation", "computer", "web_search"}
                 ),
-                endpoints=frozenset({"retrieve", "delete", "cancel", "input_items"}),
+                endpoints=frozenset({"retrieve", "delete", "cancel", "input_items", "compact"}),
             ),
             docs="https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses",
             notes="model is the deployment name; the endpoint gets /openai/v1 appended unless it ends in it",
@@ -119,8 +123,9 @@ PROVIDERS: dict[str, Provider] = {
             "https://api.groq.com/openai/v1",
             api_key_env="GROQ_API_KEY",
             base_url_env="GROQ_BASE_URL",
-            capabilities=Capabilities(tools=_FUNCTIONS_MCP, image_input=False),
+            capabilities=Capabilities(tools=_FUNCTIONS_MCP | {"code_interpreter", "browser_search"}),
             docs="https://console.groq.com/docs/responses-api",
+            notes="stateless; built-in code_interpreter and browser_search only on openai/gpt-oss-20b and -120b",
         ),
         Provider(
             "fireworks",
@@ -145,25 +150,28 @@ PROVIDERS: dict[str, Provider] = {
             api_key_env="XAI_API_KEY",
             capabilities=Capabilities(
                 stored_state=True,
-                tools=frozenset({"function", "mcp", "web_search", "code_interpreter", "file_search"}),
-                endpoints=frozenset({"retrieve", "delete"}),
+                tools=frozenset({"function", "mcp", "web_search", "x_search", "code_interpreter", "file_search"}),
+                endpoints=frozenset({"retrieve"}),
             ),
-            docs="https://docs.x.ai/docs/api-reference#create-new-response",
+            docs="https://docs.x.ai/developers/model-capabilities/text/generate-text",
+            notes="stores responses 30 days by default; reasoning.effort only on grok-3-mini",
         ),
         Provider(
             "together",
-            "https://api.together.xyz/v1",
+            "https://api.together.ai/v1",
             api_key_env="TOGETHER_API_KEY",
             capabilities=Capabilities(tools=_FUNCTIONS_MCP),
-            docs="https://docs.together.ai/reference/responses",
+            docs="https://docs.together.ai/docs/inference/responses",
+            notes="beta; dedicated endpoints use api_base=https://api-inference.together.ai/v1",
         ),
         Provider(
             "ollama",
             "http://localhost:11434/v1",
             api_key_env="OLLAMA_API_KEY",
             base_url_env="OLLAMA_BASE_URL",
-            capabilities=Capabilities(),
+            capabilities=Capabilities(image_input=False, structured_output=False),
             docs="https://docs.ollama.com/api/openai-compatibility",
+            notes="/v1/responses since v0.13.3; its documented fields do not include images or text.format",
             key_required=False,
         ),
         Provider(
@@ -171,8 +179,11 @@ PROVIDERS: dict[str, Provider] = {
             "http://localhost:1234/v1",
             api_key_env="LM_API_TOKEN",
             base_url_env="LMSTUDIO_BASE_URL",
-            capabilities=Capabilities(stored_state=True, tools=_FUNCTIONS_MCP),
+            capabilities=Capabilities(
+                stored_state=True, tools=_FUNCTIONS_MCP, image_input=False, structured_output=False
+            ),
             docs="https://lmstudio.ai/docs/developer/openai-compat/responses",
+            notes="since 0.3.29; remote MCP needs an opt-in in its developer settings",
             key_required=False,
         ),
         Provider(
@@ -195,7 +206,7 @@ PROVIDERS: dict[str, Provider] = {
             "http://127.0.0.1:8080/v1",
             api_key_env="LLAMACPP_API_KEY",
             base_url_env="LLAMACPP_BASE_URL",
-            capabilities=Capabilities(reasoning=False),
+            capabilities=Capabilities(reasoning=False, image_input=False, endpoints=frozenset({"input_tokens"})),
             docs="https://github.com/ggml-org/llama.cpp/tree/master/tools/server",
             notes="llama-server started with --jinja; streams omit sequence_number/output_index/content_index",
             key_required=False,
@@ -208,11 +219,19 @@ PROVIDERS: dict[str, Provider] = {
             capabilities=Capabilities(
                 stored_state=True,
                 background=True,
-                tools=frozenset({"function", "mcp", "computer"}),
+                tools=frozenset({"function", "custom", "computer"}),
                 endpoints=frozenset({"retrieve", "cancel"}),
             ),
-            docs="https://docs.tzafon.ai (Lightcone responses.create; vLLM-backed)",
+            docs="https://docs.lightcone.ai/api/resources/responses/methods/create",
             notes="accepts the vLLM request extras (top_k, cache_salt, priority, ...) typed in the spec overlay",
+        ),
+        Provider(
+            "deepseek",
+            "https://api.deepseek.com",
+            api_key_env="DEEPSEEK_API_KEY",
+            capabilities=Capabilities(image_input=False, structured_output=False),
+            docs="https://api-docs.deepseek.com/guides/responses_api",
+            notes="POST https://api.deepseek.com/responses (no /v1); deepseek-v4-flash only; stateless",
         ),
         Provider(
             "openai_compatible",

@@ -26,6 +26,7 @@ _ISSUE_PROVIDERS = {
     "vllm",
     "llamacpp",
     "tzafon",
+    "deepseek",
     "openai_compatible",
 }
 
@@ -58,6 +59,7 @@ def test_rows_are_coherent(provider: str) -> None:
         ("xai", "XAI_API_KEY"),
         ("together", "TOGETHER_API_KEY"),
         ("tzafon", "TZAFON_API_KEY"),
+        ("deepseek", "DEEPSEEK_API_KEY"),
     ],
 )
 def test_a_missing_key_names_its_variable(provider: str, variable: str) -> None:
@@ -117,7 +119,7 @@ def test_unknown_provider_lists_the_known_ones() -> None:
         ),
         ("ollama", {"tools": [{"type": "brand_new_tool"}]}, "tool type 'brand_new_tool'"),
         (
-            "groq",
+            "deepseek",
             {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]},
             "image input (input[0].content[0])",
         ),
@@ -137,6 +139,8 @@ def test_refused_features_name_provider_and_feature(provider: str, body: dict[st
         ("openai", {"store": True, "previous_response_id": "r", "background": True, "tools": [{"type": "shell"}]}),
         ("openai", {"tools": [{"type": "a_tool_from_next_year"}]}),  # OpenAI itself decides on new tools
         ("groq", {"tools": [{"type": "mcp", "server_label": "s"}], "reasoning": {"effort": "low"}}),
+        ("groq", {"tools": [{"type": "browser_search"}, {"type": "code_interpreter", "container": {"type": "auto"}}]}),
+        ("xai", {"tools": [{"type": "x_search"}], "store": True}),
         ("openai_compatible", {"store": True, "tools": [{"type": "computer_use_preview"}]}),
     ],
 )

@@ -38,7 +38,9 @@ def _provider(exchange: Exchange) -> tuple[str, str]:
         return "openai", base
     if parts.netloc == "openrouter.ai":
         return "openrouter", base
-    return "openai_compatible", base  # DeepSeek's and other OpenAI-compatible hosts
+    if parts.netloc == "api.deepseek.com":
+        return "deepseek", base
+    return "openai_compatible", base
 
 
 class _Replay:
