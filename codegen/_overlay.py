@@ -85,12 +85,16 @@ def _merge(target: dict[str, Any], update: dict[str, Any]) -> None:
             target[key] = value
 
 
-def _select(spec: dict[str, Any], segments: list[str]) -> list[tuple[Any, str, Any]]:
-    """Every ``(parent, key, node)`` the segments reach; ``*`` fans out over an object's members."""
-    matches: list[tuple[Any, str, Any]] = [(None, "$", spec)]
+def _select(spec: dict[str, Any], segments: list[str]) -> list[tuple[Any, Any, Any]]:
+    """Every ``(parent, key, node)`` the segments reach; ``*`` fans out over an object's members or
+    an array's elements (RFC 9535 section 2.3.2, wildcard selector)."""
+    matches: list[tuple[Any, Any, Any]] = [(None, "$", spec)]
     for segment in segments:
-        reached: list[tuple[Any, str, Any]] = []
+        reached: list[tuple[Any, Any, Any]] = []
         for _, _, node in matches:
+            if segment == "*" and isinstance(node, list):
+                reached.extend((node, index, value) for index, value in enumerate(node))
+                continue
             if not isinstance(node, dict):
                 continue
             if segment == "*":

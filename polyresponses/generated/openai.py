@@ -4,7 +4,7 @@
 # sha256: bbfd19abcde0e7412da99378deb2a959ccdd3a812f97c9e35901921e8e973f9a
 # overlay: spec/overlays/openai.openresponses-error-event.overlay.json sha256:7f395e8934b308fb
 # overlay: spec/overlays/openai.request-leniency.overlay.json sha256:538b948fb7eabd26
-# overlay: spec/overlays/openai.response-leniency.overlay.json sha256:d33512a0f2e2d80b
+# overlay: spec/overlays/openai.response-leniency.overlay.json sha256:baac86ab507c5f16
 # overlay: spec/overlays/openai.vllm-lightcone.overlay.json sha256:0dfe31eaaf42daf8
 # plus the OpenResponses-only stream events (codegen/_normalise.py)
 # generator: datamodel-code-generator 0.89.0
@@ -1979,7 +1979,7 @@ class ResponseUsage(BaseModel):
     """
     The number of output tokens.
     """
-    output_tokens_details: ResponseUsageOutputTokensDetails
+    output_tokens_details: ResponseUsageOutputTokensDetails | None = None
     """
     A detailed breakdown of the output tokens.
     """
@@ -9525,7 +9525,7 @@ class Response(ModelResponseProperties, ResponseProperties):
     `in_progress`, `cancelled`, `queued`, or `incomplete`.
 
     """
-    created_at: float
+    created_at: float | None = None
     """
     Unix timestamp (in seconds) of when this Response was created.
 
@@ -9535,8 +9535,8 @@ class Response(ModelResponseProperties, ResponseProperties):
     - Unix timestamp (in seconds) of when this Response was completed.
     Only present when the status is `completed`.
     """
-    error: ResponseError
-    incomplete_details: IncompleteDetails | None
+    error: ResponseError | None = None
+    incomplete_details: IncompleteDetails | None = None
     """
     - Details about why the response is incomplete.
     """
@@ -9553,7 +9553,7 @@ class Response(ModelResponseProperties, ResponseProperties):
 
     """
     reasoning: Reasoning | None = None
-    instructions: str | list[InputItem] | None
+    instructions: str | list[InputItem] | None = None
     """
     - A system (or developer) message inserted into the model's context.
 
@@ -9570,7 +9570,7 @@ class Response(ModelResponseProperties, ResponseProperties):
     usage: ResponseUsage | None = None
     prompt_cache_options: PromptCacheOptions | None = None
     moderation: Moderation | None = None
-    parallel_tool_calls: bool
+    parallel_tool_calls: bool | None = True
     """
     Whether to allow the model to run tool calls in parallel.
 
@@ -9579,31 +9579,6 @@ class Response(ModelResponseProperties, ResponseProperties):
     max_output_tokens: int | None = None
     """
     - An upper bound for the number of tokens that can be generated for a response, including visible output tokens and [reasoning tokens](/docs/guides/reasoning).
-    """
-    model: ModelIdsResponses
-    """
-    Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI
-    offers a wide range of models with different capabilities, performance
-    characteristics, and price points. Refer to the [model guide](/docs/models)
-    to browse and compare available models.
-
-    """
-    tools: ToolsArray
-    metadata: Metadata
-    tool_choice: ToolChoiceParam
-    temperature: ModelResponsePropertiesTemperatureNumber | None
-    """
-    - What sampling temperature to use, between 0 and 2. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic.
-    We generally recommend altering this or `top_p` but not both.
-    """
-    top_p: ModelResponsePropertiesTopPNumber | None
-    """
-    - An alternative to sampling with temperature, called nucleus sampling,
-    where the model considers the results of the tokens with top_p probability
-    mass. So 0.1 means only the tokens comprising the top 10% probability mass
-    are considered.
-
-    We generally recommend altering this or `temperature` but not both.
     """
 
 

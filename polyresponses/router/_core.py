@@ -105,7 +105,21 @@ def build_body(
         body.update({k: _jsonable(v) for k, v in extra_body.items()})
     wire = to_wire(validate_request(body, provider.name), given_only=True)
     check_request(provider, wire)
+    if provider.mirror_format_as_response_format:
+        _mirror_format(wire)
     return wire
+
+
+def _mirror_format(wire: dict[str, Any]) -> None:
+    """Add Chat Completions' ``response_format`` for a JSON-schema ``text.format`` (see the provider flag).
+
+    llama-server turns ``/v1/responses`` into a chat request and reads ``response_format`` but not
+    ``text.format`` (measured on llama.cpp b11434: with ``text.format`` alone SmolLM2 writes prose).
+    """
+    text_format = (wire.get("text") or {}).get("format") or {}
+    if text_format.get("type") == "json_schema" and "response_format" not in wire:
+        schema = {key: text_format[key] for key in ("name", "schema", "strict", "description") if key in text_format}
+        wire["response_format"] = {"type": "json_schema", "json_schema": schema}
 
 
 def _jsonable(value: Any) -> Any:

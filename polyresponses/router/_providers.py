@@ -77,6 +77,9 @@ class Provider:
     auth_scheme: str = "Bearer"
     """Prefix of the header value; empty for raw-key headers such as Azure's ``api-key``."""
     capabilities: Capabilities = field(default_factory=Capabilities)
+    mirror_format_as_response_format: bool = False
+    """Also send a JSON-schema ``text.format`` as Chat Completions' ``response_format``: for servers whose
+    ``/responses`` is a shim over their chat endpoint and drops ``text.format`` (llama.cpp, measured)."""
     docs: str = ""
     notes: str = ""
 
@@ -207,6 +210,7 @@ PROVIDERS: dict[str, Provider] = {
             api_key_env="LLAMACPP_API_KEY",
             base_url_env="LLAMACPP_BASE_URL",
             capabilities=Capabilities(reasoning=False, image_input=False, endpoints=frozenset({"input_tokens"})),
+            mirror_format_as_response_format=True,
             docs="https://github.com/ggml-org/llama.cpp/tree/master/tools/server",
             notes="llama-server started with --jinja; streams omit sequence_number/output_index/content_index",
             key_required=False,

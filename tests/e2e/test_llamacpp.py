@@ -91,7 +91,7 @@ def test_cancelling_mid_stream_closes_and_the_client_goes_on(client: Client) -> 
             if seen == 3:
                 break
     assert seen == 3
-    after = client.responses.create(model=_MODEL, input="Say yes.", max_output_tokens=8)
+    after = client.responses.create(model=_MODEL, input="Say yes.", max_output_tokens=16)
     assert after.status == "completed"
 
 
@@ -114,7 +114,7 @@ def test_cli_streams_against_the_real_model(base_url: str, capsys: pytest.Captur
 
     assert (
         main(
-            ["Say hello.", "-m", f"llamacpp:{_MODEL}", "--stream", "--api-base", base_url, "--max-output-tokens", "12"]
+            ["Say hello.", "-m", f"llamacpp:{_MODEL}", "--stream", "--api-base", base_url, "--max-output-tokens", "16"]
         )
         == 0
     )

@@ -305,3 +305,21 @@ def test_callables_become_strict_function_tools(client: Client, server: _Server)
     )
     assert tool["parameters"]["properties"]["city"]["description"] == "The city name."
     assert tool["parameters"]["required"] == ["city", "unit"]
+
+
+def test_llamacpp_gets_the_format_as_response_format_too(server: _Server) -> None:
+    """llama-server's /v1/responses drops text.format but reads response_format (measured, see tests/data/llamacpp)."""
+    with Client("llamacpp", transport=httpx.MockTransport(server)) as client:
+        client.responses.create(model="smollm2", input="A city.", extra_body={"text": {"format": _city_format()}})
+    body = server.last_body
+    assert body["text"]["format"]["name"] == "City"
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {k: body["text"]["format"][k] for k in ("name", "schema", "strict")},
+    }
+
+
+def _city_format() -> dict[str, Any]:
+    from polyresponses.router._structured import text_format_for
+
+    return text_format_for(City)

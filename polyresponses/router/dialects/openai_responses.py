@@ -270,6 +270,9 @@ class StreamTranslator:
             self.unknown_events.append(sse)
             return None
         self._fill_indices(raw, fields)
+        snapshot = raw.get("response")
+        if isinstance(snapshot, dict) and "output" not in snapshot:
+            snapshot["output"] = []  # llama-server's lifecycle events carry only id, object and status
         try:
             return _event_adapter().validate_python(raw)
         except ValidationError as error:
