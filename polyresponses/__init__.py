@@ -39,6 +39,7 @@ _ERRORS = (
 _LAZY: dict[str, str] = {
     "responses": "polyresponses.router._api",
     "aresponses": "polyresponses.router._api",
+    "aclose_pooled_clients": "polyresponses.router._api",
     "close_pooled_clients": "polyresponses.router._api",
     "Client": "polyresponses.router._client",
     "AsyncClient": "polyresponses.router._client",
@@ -80,6 +81,7 @@ __all__ = [
     "UnprocessableEntityError",
     "UnsupportedFeatureError",
     "__version__",
+    "aclose_pooled_clients",
     "aresponses",
     "close_pooled_clients",
     "function_tool",
@@ -89,7 +91,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from polyresponses.router._api import aresponses, close_pooled_clients, responses
+    from polyresponses.router._api import aclose_pooled_clients, aresponses, close_pooled_clients, responses
     from polyresponses.router._client import AsyncClient, Client
     from polyresponses.router._errors import (
         APIConnectionError,

@@ -15,10 +15,12 @@ timed-out client never leaves a handler thread sleeping behind it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -52,6 +54,8 @@ class RecordedRequest:
     body: bytes
     connection: int
     """Serial number of the TCP connection it came on (1 for the first connection the server accepted)."""
+    received: float
+    """``time.monotonic()`` when its body had been read."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -73,18 +77,23 @@ class Exchange:
     def stopping(self) -> bool:
         return self._handler.loopback.stopping.is_set()
 
+    def head(self, status: int, headers: Mapping[str, str]) -> None:
+        """The status line and exactly these headers; the body is then up to the behaviour (:meth:`write`)."""
+        handler = self._handler
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        try:
+            handler.end_headers()
+        except OSError as error:
+            raise ClientGone(str(error)) from error
+
     def reply(
         self, status: int, body: bytes, *, content_type: str | None, headers: Mapping[str, str] | None = None
     ) -> None:
         """A complete reply with a ``Content-Length`` (the connection stays open for the next request)."""
-        handler = self._handler
-        handler.send_response(status)
-        if content_type is not None:
-            handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
+        fields = {"Content-Type": content_type} if content_type is not None else {}
+        self.head(status, {**fields, "Content-Length": str(len(body)), **(headers or {})})
         self._write(body)
 
     def start(
@@ -96,19 +105,14 @@ class Exchange:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Status and headers of a body sent piecewise: chunked, or delimited by closing the connection."""
-        handler = self._handler
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Cache-Control", "no-cache")
+        fields = {"Content-Type": content_type, "Cache-Control": "no-cache"}
         self._chunked = framing == "chunked"
         if self._chunked:
-            handler.send_header("Transfer-Encoding", "chunked")
+            fields["Transfer-Encoding"] = "chunked"
         else:
-            handler.send_header("Connection", "close")
-            handler.close_connection = True
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
+            fields["Connection"] = "close"
+            self._handler.close_connection = True
+        self.head(status, {**fields, **(headers or {})})
 
     def write(self, data: bytes) -> None:
         """One piece of a body begun with :meth:`start` (framed as one chunk when chunked)."""
@@ -246,6 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a pooled client can reuse the connection
     server: _Server
     connection: socket.socket
+    serial: int
 
     @property
     def loopback(self) -> LoopbackServer:
@@ -253,6 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm meets the client's
+        # delayed ACK and every reply waits ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.serial = self.loopback._opened(self.connection)
 
     def finish(self) -> None:
@@ -271,7 +279,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        request = RecordedRequest(self.command, self.path, dict(self.headers.items()), body, self.serial)
+        request = RecordedRequest(
+            self.command, self.path, dict(self.headers.items()), body, self.serial, time.monotonic()
+        )
         behaviour = self.loopback._next(request)
         try:
             behaviour(Exchange(self, request))
@@ -287,10 +297,8 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     loopback: LoopbackServer
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ARG002
         """Connection-level failures are the point of these tests; anything else is kept for the test."""
-        import sys
-
         error = sys.exc_info()[1]
         if not isinstance(error, OSError):
             self.loopback.errors.append(error)
@@ -312,7 +320,7 @@ class LoopbackServer:
         self._server.loopback = self
         host, port = self._server.server_address[:2]
         self.url = f"http://{host!s}:{port}{path_prefix}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.005,), daemon=True)
         self._thread.start()
 
     # -- scripting
@@ -353,10 +361,8 @@ class LoopbackServer:
         with self._lock:
             sockets = list(self._open)
         for sock in sockets:  # wake handler threads blocked reading an idle keep-alive connection
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._server.server_close()
         self._thread.join(timeout=2)
 

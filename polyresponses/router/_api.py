@@ -2,15 +2,17 @@
 
 They reuse one pooled client per (provider, key, base URL, client arguments) instead of building a
 client, a connection pool and a TLS session per call, which is where any-llm loses most of its
-time. Async clients are pooled per event loop: an ``httpx.AsyncClient`` must not outlive its loop.
+time. Async clients are pooled per event loop, since an ``httpx.AsyncClient`` must not outlive its
+loop: each loop's pool is closed by the loop itself when it shuts down (``asyncio.run`` and
+``asyncio.Runner`` finalise async generators before closing, and the pool rides on one), so code that
+calls ``asyncio.run`` again and again neither leaks connections nor keeps dead loops alive.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, overload
 
 from polyresponses.router._client import AsyncClient, Client
@@ -24,16 +26,44 @@ if TYPE_CHECKING:
     from polyresponses.router._stream import AsyncStream, Stream
     from polyresponses.types import Response
 
-__all__ = ["aresponses", "close_pooled_clients", "responses"]
+__all__ = ["aclose_pooled_clients", "aresponses", "close_pooled_clients", "responses"]
 
 T = TypeVar("T")
 
 _PoolKey = tuple[str, str | None, str, tuple[tuple[str, Any], ...]]
 _lock = threading.Lock()
 _sync_pool: dict[_PoolKey, Client] = {}
-_async_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_PoolKey, AsyncClient]] = (
-    weakref.WeakKeyDictionary()
-)
+
+
+class _LoopPool:
+    """One event loop's pooled clients and the async generator that closes them at the loop's shutdown."""
+
+    __slots__ = ("clients", "keeper", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.clients: dict[_PoolKey, AsyncClient] = {}
+        self.keeper: AsyncIterator[None] = self._keep()
+
+    async def _keep(self) -> AsyncIterator[None]:
+        # Started once, then parked: the loop's asyncgen hooks track it, and loop.shutdown_asyncgens()
+        # (asyncio.run, asyncio.Runner, anyio) runs this finally while the loop can still await.
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if _async_pools.get(id(self.loop)) is self:
+            del _async_pools[id(self.loop)]
+        clients = list(self.clients.values())
+        self.clients.clear()
+        for client in clients:
+            await client.close()
+
+
+_async_pools: dict[int, _LoopPool] = {}
+"""By ``id(loop)``; an entry holds its loop, so an id is never reused while its entry exists."""
 
 
 def _route(model: str, params: dict[str, Any]) -> tuple[str, str, _PoolKey, dict[str, Any]]:
@@ -61,21 +91,39 @@ def _sync_client(provider: str, key: _PoolKey, kwargs: dict[str, Any]) -> Client
         return client
 
 
-def _async_client(provider: str, key: _PoolKey, kwargs: dict[str, Any]) -> AsyncClient:
-    pool = _async_pools.setdefault(asyncio.get_running_loop(), {})
-    client = pool.get(key)
+async def _async_client(provider: str, key: _PoolKey, kwargs: dict[str, Any]) -> AsyncClient:
+    loop = asyncio.get_running_loop()
+    pool = _async_pools.get(id(loop))
+    if pool is None:
+        for stale in [pool for pool in list(_async_pools.values()) if pool.loop.is_closed()]:
+            # A loop closed without finalising its async generators: its sockets go with the clients.
+            _async_pools.pop(id(stale.loop), None)
+        pool = _async_pools[id(loop)] = _LoopPool(loop)
+        await anext(pool.keeper)
+    client = pool.clients.get(key)
     if client is None:
-        client = pool[key] = AsyncClient(provider, **kwargs)
+        client = pool.clients[key] = AsyncClient(provider, **kwargs)
     return client
 
 
 def close_pooled_clients() -> None:
-    """Close the pooled sync clients (e.g. at shutdown or between tests). Async pools die with their loop."""
+    """Close the pooled sync clients (e.g. at shutdown or between tests).
+
+    Async pools close themselves when their event loop shuts down; :func:`aclose_pooled_clients`
+    closes the running loop's pool sooner.
+    """
     with _lock:
         clients = list(_sync_pool.values())
         _sync_pool.clear()
     for client in clients:
         client.close()
+
+
+async def aclose_pooled_clients() -> None:
+    """Close the clients ``aresponses()`` pooled for the running event loop."""
+    pool = _async_pools.get(id(asyncio.get_running_loop()))
+    if pool is not None:
+        await pool.aclose()
 
 
 def _prepare(model: str, input_data: Any, params: dict[str, Any]) -> tuple[str, str, _PoolKey, dict[str, Any]]:
@@ -197,7 +245,7 @@ async def aresponses(
 ) -> Any:
     """The async twin of :func:`responses`; with ``stream=True`` an :class:`AsyncStream`, already sent."""
     provider, bare_model, key, kwargs = _prepare(model, input_data, params)
-    client = _async_client(provider, key, kwargs)
+    client = await _async_client(provider, key, kwargs)
     if stream:
         return await client.responses.stream(model=bare_model, response_format=response_format, **params).open()
     if isinstance(response_format, type):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast, overload
 
 from polyresponses.router._capabilities import check_endpoint
 from polyresponses.router._core import build_body, get_provider, resolve_target_parts, split_options
-from polyresponses.router._errors import APIResponseValidationError
+from polyresponses.router._errors import APIResponseValidationError, secrets_scrubbed
 from polyresponses.router._http import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -34,12 +34,15 @@ from polyresponses.router.dialects import WireRequest
 from polyresponses.router.dialects import openai_responses as dialect
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from polyresponses.router._providers import Provider
     from polyresponses.types import CompactResource, Response, ResponseItemList, TokenCountsResource
 
 __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
 
 
 def _to_parsed(response: Response, response_format: type[T], provider: str) -> ParsedResponse[T]:
@@ -126,6 +129,17 @@ class _Base:
 
     def _call(self, plan: _Plan) -> _Call:
         return _Call(self._target, plan.wire, plan.max_retries, plan.timeout, plan.extra_headers, plan.finalise)
+
+    def _response(self, reply: bytes, finaliser: Callable[[Response], Any] | None = None) -> Any:
+        """The reply as a ``Response`` (then ``finaliser``'s result); its errors never show the key."""
+        with secrets_scrubbed(self._target.secret):
+            response = dialect.parse_response(reply, provider=self.provider.name)
+            return response if finaliser is None else finaliser(response)
+
+    def _model(self, model: type[M], reply: bytes) -> M:
+        """The reply as ``model``; its errors never show the key."""
+        with secrets_scrubbed(self._target.secret):
+            return dialect.parse_model(model, reply, provider=self.provider.name)
 
     def _endpoint(
         self, name: Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens"]
@@ -215,7 +229,7 @@ class Responses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("Stream[Response]", client._stream(plan).open())
-        return dialect.parse_response(client._send(plan), provider=client.provider.name)
+        return client._response(client._send(plan))
 
     @overload
     def stream(
@@ -237,14 +251,14 @@ class Responses:
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
         return cast(
             "ParsedResponse[T]",
-            plan.finalise(dialect.parse_response(client._send(plan), provider=client.provider.name)),
+            plan.finalise(client._response(client._send(plan))),
         )
 
     def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``."""
         self._client._endpoint("retrieve")
         plan = self._client._plan(dialect.build_retrieve(response_id, include=include), {})
-        return dialect.parse_response(self._client._send(plan), provider=self._client.provider.name)
+        return self._client._response(self._client._send(plan))
 
     def delete(self, response_id: str) -> None:
         """``DELETE /responses/{id}``."""
@@ -255,7 +269,7 @@ class Responses:
         """``POST /responses/{id}/cancel`` (background responses)."""
         self._client._endpoint("cancel")
         plan = self._client._plan(dialect.build_cancel(response_id), {})
-        return dialect.parse_response(self._client._send(plan), provider=self._client.provider.name)
+        return self._client._response(self._client._send(plan))
 
     def compact(self, **body: Any) -> CompactResource:
         """``POST /responses/compact``; ``body`` is ``CompactResponseMethodPublicBody``."""
@@ -264,7 +278,7 @@ class Responses:
         client = self._client
         client._endpoint("compact")
         wire = dialect.build_compact(_validated_body("CompactResponseMethodPublicBody", body, client.provider.name))
-        return dialect.parse_model(CompactResource, client._send(client._plan(wire, {})), provider=client.provider.name)
+        return client._model(CompactResource, client._send(client._plan(wire, {})))
 
 
 class InputItems:
@@ -288,9 +302,7 @@ class InputItems:
         client = self._client
         client._endpoint("input_items")
         wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
-        return dialect.parse_model(
-            ResponseItemList, client._send(client._plan(wire, {})), provider=client.provider.name
-        )
+        return client._model(ResponseItemList, client._send(client._plan(wire, {})))
 
 
 class InputTokens:
@@ -306,9 +318,7 @@ class InputTokens:
         client = self._client
         client._endpoint("input_tokens")
         wire = dialect.build_input_tokens(_validated_body("TokenCountsBody", body, client.provider.name))
-        return dialect.parse_model(
-            TokenCountsResource, client._send(client._plan(wire, {})), provider=client.provider.name
-        )
+        return client._model(TokenCountsResource, client._send(client._plan(wire, {})))
 
 
 # --------------------------------------------------------------------------------------------- async
@@ -380,7 +390,7 @@ class AsyncResponses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("AsyncStream[Response]", await client._stream(plan).open())
-        return dialect.parse_response(await client._send(plan), provider=client.provider.name)
+        return client._response(await client._send(plan))
 
     @overload
     def stream(
@@ -401,13 +411,13 @@ class AsyncResponses:
         client = self._client
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
         reply = await client._send(plan)
-        return cast("ParsedResponse[T]", plan.finalise(dialect.parse_response(reply, provider=client.provider.name)))
+        return cast("ParsedResponse[T]", client._response(reply, plan.finalise))
 
     async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``."""
         self._client._endpoint("retrieve")
         plan = self._client._plan(dialect.build_retrieve(response_id, include=include), {})
-        return dialect.parse_response(await self._client._send(plan), provider=self._client.provider.name)
+        return self._client._response(await self._client._send(plan))
 
     async def delete(self, response_id: str) -> None:
         """``DELETE /responses/{id}``."""
@@ -418,7 +428,7 @@ class AsyncResponses:
         """``POST /responses/{id}/cancel`` (background responses)."""
         self._client._endpoint("cancel")
         plan = self._client._plan(dialect.build_cancel(response_id), {})
-        return dialect.parse_response(await self._client._send(plan), provider=self._client.provider.name)
+        return self._client._response(await self._client._send(plan))
 
     async def compact(self, **body: Any) -> CompactResource:
         """``POST /responses/compact``; ``body`` is ``CompactResponseMethodPublicBody``."""
@@ -428,7 +438,7 @@ class AsyncResponses:
         client._endpoint("compact")
         wire = dialect.build_compact(_validated_body("CompactResponseMethodPublicBody", body, client.provider.name))
         reply = await client._send(client._plan(wire, {}))
-        return dialect.parse_model(CompactResource, reply, provider=client.provider.name)
+        return client._model(CompactResource, reply)
 
 
 class AsyncInputItems:
@@ -453,7 +463,7 @@ class AsyncInputItems:
         client._endpoint("input_items")
         wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
         reply = await client._send(client._plan(wire, {}))
-        return dialect.parse_model(ResponseItemList, reply, provider=client.provider.name)
+        return client._model(ResponseItemList, reply)
 
 
 class AsyncInputTokens:
@@ -470,4 +480,4 @@ class AsyncInputTokens:
         client._endpoint("input_tokens")
         wire = dialect.build_input_tokens(_validated_body("TokenCountsBody", body, client.provider.name))
         reply = await client._send(client._plan(wire, {}))
-        return dialect.parse_model(TokenCountsResource, reply, provider=client.provider.name)
+        return client._model(TokenCountsResource, reply)

@@ -15,11 +15,14 @@
 
 Modelled on openai-python's tree (so ``except`` clauses port over) with the provider named in every
 message. Errors carry data, never API keys: :func:`redact` scrubs any secret from text before it is
-stored in an error.
+stored in an error, and :func:`secrets_scrubbed` guards the paths where a reply's own content
+(a body that is not JSON, an ``error`` event) becomes an error, because servers do echo keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = [
@@ -43,6 +46,8 @@ __all__ = [
     "UnsupportedFeatureError",
     "make_status_error",
     "redact",
+    "scrub",
+    "secrets_scrubbed",
 ]
 
 
@@ -187,3 +192,52 @@ def redact(text: str, *secrets: str | None) -> str:
         if secret and len(secret) >= 8:
             text = text.replace(secret, f"{secret[:3]}...[redacted]")
     return text
+
+
+def _redacted_data(value: Any, secret: str) -> Any:
+    """``value`` (an error body: text, JSON data or a model) with the secret replaced wherever it occurs."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, dict):
+        return {key: _redacted_data(item, secret) for key, item in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list | tuple):
+        return [_redacted_data(item, secret) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    if value is not None and secret in repr(value):
+        return redact(repr(value), secret)
+    return value
+
+
+def _chain_mentions(error: BaseException, secret: str) -> bool:
+    """Whether any exception this one was raised from (or during) shows the secret."""
+    seen: set[int] = set()
+    cause = error.__cause__ or error.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if secret in str(cause) or secret in repr(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def scrub(error: APIError, secret: str | None) -> APIError:
+    """``error`` with ``secret`` removed from its message, arguments and body, and its cause chain cut when
+    a chained exception (a pydantic or JSON error quoting the input) shows it."""
+    if not secret or len(secret) < 8:
+        return error
+    error.message = redact(error.message, secret)
+    error.args = tuple(redact(arg, secret) if isinstance(arg, str) else arg for arg in error.args)
+    error.body = _redacted_data(error.body, secret)
+    if _chain_mentions(error, secret):
+        error.__cause__ = None
+        error.__suppress_context__ = True
+    return error
+
+
+@contextmanager
+def secrets_scrubbed(secret: str | None) -> Iterator[None]:
+    """Around code that turns reply content into errors: any :class:`APIError` leaves without the secret."""
+    try:
+        yield
+    except APIError as error:
+        scrub(error, secret)
+        raise

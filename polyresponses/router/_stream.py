@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from polyresponses.router._errors import StreamError
+from polyresponses.router._errors import APIError, StreamError, scrub, secrets_scrubbed
 from polyresponses.router._http import AsyncHTTP, HTTPResponse, SyncHTTP, Target, request_id_of
 from polyresponses.router.dialects import WireRequest
 from polyresponses.router.dialects.openai_responses import StreamTranslator, parse_response
@@ -134,6 +134,9 @@ class Stream(Generic[R]):
                 yield event
             if not translator.done:
                 raise _incomplete(translator)
+        except APIError as error:
+            scrub(error, self._call.target.secret)  # servers echo keys into error events; never let one out
+            raise
         finally:
             self.close()
 
@@ -149,7 +152,8 @@ class Stream(Generic[R]):
         final = self._translator.final
         if final is None:
             raise _incomplete(self._translator)
-        result: R = self._call.finalise(final)
+        with secrets_scrubbed(self._call.target.secret):
+            result: R = self._call.finalise(final)
         return result
 
 
@@ -228,6 +232,9 @@ class AsyncStream(Generic[R]):
                 yield event
             if not translator.done:
                 raise _incomplete(translator)
+        except APIError as error:
+            scrub(error, self._call.target.secret)  # servers echo keys into error events; never let one out
+            raise
         finally:
             await self.close()
 
@@ -243,5 +250,6 @@ class AsyncStream(Generic[R]):
         final = self._translator.final
         if final is None:
             raise _incomplete(self._translator)
-        result: R = self._call.finalise(final)
+        with secrets_scrubbed(self._call.target.secret):
+            result: R = self._call.finalise(final)
         return result
