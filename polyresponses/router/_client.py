@@ -130,11 +130,15 @@ class _Base:
     def _call(self, plan: _Plan) -> _Call:
         return _Call(self._target, plan.wire, plan.max_retries, plan.timeout, plan.extra_headers, plan.finalise)
 
-    def _response(self, reply: bytes, finaliser: Callable[[Response], Any] | None = None) -> Any:
-        """The reply as a ``Response`` (then ``finaliser``'s result); its errors never show the key."""
+    def _response(self, reply: bytes) -> Response:
+        """The reply as a ``Response``; its errors never show the key."""
         with secrets_scrubbed(self._target.secret):
-            response = dialect.parse_response(reply, provider=self.provider.name)
-            return response if finaliser is None else finaliser(response)
+            return dialect.parse_response(reply, provider=self.provider.name)
+
+    def _finalised(self, reply: bytes, finaliser: Callable[[Response], T]) -> T:
+        """The reply as a ``Response`` passed through ``finaliser`` (structured output); errors never show the key."""
+        with secrets_scrubbed(self._target.secret):
+            return finaliser(dialect.parse_response(reply, provider=self.provider.name))
 
     def _model(self, model: type[M], reply: bytes) -> M:
         """The reply as ``model``; its errors never show the key."""
@@ -411,7 +415,7 @@ class AsyncResponses:
         client = self._client
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
         reply = await client._send(plan)
-        return cast("ParsedResponse[T]", client._response(reply, plan.finalise))
+        return cast("ParsedResponse[T]", client._finalised(reply, plan.finalise))
 
     async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``."""
