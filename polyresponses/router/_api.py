@@ -70,7 +70,9 @@ def _route(model: str, params: dict[str, Any]) -> tuple[str, str, _PoolKey, dict
     """``(provider, model, pool key, client kwargs)``; pops the client-level keys out of ``params``."""
     provider_name, bare_model = parse_model_string(model, params.pop("provider", None), PROVIDERS)
     api_key, api_base = params.pop("api_key", None), params.pop("api_base", None)
-    client_args: Mapping[str, Any] = params.pop("client_args", None) or {}
+    client_args: Mapping[str, Any] = dict(params.pop("client_args", None) or {})
+    if (dialect := params.pop("dialect", None)) is not None:
+        client_args = {**client_args, "dialect": dialect}
     # Resolve now: a missing key or base URL fails here, before any client or connection exists.
     base_url, _, secret = resolve_target_parts(get_provider(provider_name), api_key, api_base)
     try:

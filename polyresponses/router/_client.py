@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast, overload
 
 from polyresponses.router._capabilities import check_endpoint
-from polyresponses.router._core import build_body, get_provider, resolve_target_parts, split_options
+from polyresponses.router._core import build_body, get_provider, plan_create, resolve_target_parts, split_options
 from polyresponses.router._errors import APIResponseValidationError, secrets_scrubbed
 from polyresponses.router._http import (
     DEFAULT_MAX_RETRIES,
@@ -27,16 +27,17 @@ from polyresponses.router._http import (
     Transport,
 )
 from polyresponses.router._params import CreateParams
+from polyresponses.router._providers import with_dialect
 from polyresponses.router._response import ParsedResponse, finalise
 from polyresponses.router._stream import AsyncStream, Stream, _Call
 from polyresponses.router._wire import to_wire, validate_as
-from polyresponses.router.dialects import WireRequest
+from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 from polyresponses.router.dialects import openai_responses as dialect
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from polyresponses.router._providers import Provider
+    from polyresponses.router._providers import Dialect, Provider
     from polyresponses.types import CompactResource, Response, ResponseItemList, TokenCountsResource
 
 __all__ = ["AsyncClient", "Client"]
@@ -74,6 +75,10 @@ class _Plan:
     timeout: float | None
     extra_headers: Mapping[str, str] | None
     finalise: Callable[[Response], Any]
+    parse: Callable[[bytes], Response]
+    """The dialect's reply parser."""
+    translator: Callable[[], StreamTranslatorLike]
+    """The dialect's stream translator factory."""
 
 
 class _Base:
@@ -87,8 +92,9 @@ class _Base:
         timeout: float | None,
         max_retries: int,
         default_headers: Mapping[str, str] | None,
+        dialect: Dialect | None = None,
     ) -> None:
-        self.provider: Provider = get_provider(provider)
+        self.provider: Provider = with_dialect(get_provider(provider), dialect)
         base_url, headers, secret = resolve_target_parts(self.provider, api_key, api_base)
         headers.update(default_headers or {})
         self._target = Target(self.provider.name, base_url, headers, secret)
@@ -114,31 +120,49 @@ class _Base:
         finaliser: Callable[[Response], Any] = finalise
         if isinstance(response_format, type):
             finaliser = partial(_finalise_parsed, response_format=response_format, provider=self.provider.name)
-        return self._plan(dialect.build_create(body), options, finaliser)
+        wire, parse, translator = plan_create(self.provider, body)
+        return self._plan(wire, options, finaliser, parse, translator)
 
     def _plan(
-        self, wire: WireRequest, options: Mapping[str, Any], finaliser: Callable[[Response], Any] = finalise
+        self,
+        wire: WireRequest,
+        options: Mapping[str, Any],
+        finaliser: Callable[[Response], Any] = finalise,
+        parse: Callable[[bytes], Response] | None = None,
+        translator: Callable[[], StreamTranslatorLike] | None = None,
     ) -> _Plan:
+        name = self.provider.name
         return _Plan(
             wire,
             max_retries=options.get("max_retries", self.max_retries),
             timeout=options.get("timeout"),
             extra_headers=options.get("extra_headers"),
             finalise=finaliser,
+            parse=parse or partial(dialect.parse_response, provider=name),
+            translator=translator or partial(dialect.StreamTranslator, name),
         )
 
     def _call(self, plan: _Plan) -> _Call:
-        return _Call(self._target, plan.wire, plan.max_retries, plan.timeout, plan.extra_headers, plan.finalise)
+        return _Call(
+            self._target,
+            plan.wire,
+            plan.max_retries,
+            plan.timeout,
+            plan.extra_headers,
+            plan.finalise,
+            plan.parse,
+            plan.translator,
+        )
 
-    def _response(self, reply: bytes) -> Response:
-        """The reply as a ``Response``; its errors never show the key."""
+    def _response(self, reply: bytes, plan: _Plan) -> Response:
+        """The reply as a ``Response`` by the plan's dialect; its errors never show the key."""
         with secrets_scrubbed(self._target.secret):
-            return dialect.parse_response(reply, provider=self.provider.name)
+            return plan.parse(reply)
 
-    def _finalised(self, reply: bytes, finaliser: Callable[[Response], T]) -> T:
+    def _finalised(self, reply: bytes, plan: _Plan, finaliser: Callable[[Response], T]) -> T:
         """The reply as a ``Response`` passed through ``finaliser`` (structured output); errors never show the key."""
         with secrets_scrubbed(self._target.secret):
-            return finaliser(dialect.parse_response(reply, provider=self.provider.name))
+            return finaliser(plan.parse(reply))
 
     def _model(self, model: type[M], reply: bytes) -> M:
         """The reply as ``model``; its errors never show the key."""
@@ -169,7 +193,8 @@ class Client(_Base):
     """A client for one provider. ``client.responses`` has openai-python's methods.
 
     ``http_client`` (an ``httpx.Client``) or ``transport`` may be injected; an injected client is
-    never closed by us. Use as a context manager, or call :meth:`close`.
+    never closed by us. Use as a context manager, or call :meth:`close`. ``dialect="chat_completions"``
+    talks to the provider's ``/chat/completions`` instead (local servers, OpenAI compatible hosts).
     """
 
     def __init__(
@@ -183,8 +208,9 @@ class Client(_Base):
         default_headers: Mapping[str, str] | None = None,
         http_client: HTTPClient | None = None,
         transport: Transport | None = None,
+        dialect: Dialect | None = None,
     ) -> None:
-        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers)
+        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect)
         self._http = SyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = Responses(self)
 
@@ -233,7 +259,7 @@ class Responses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("Stream[Response]", client._stream(plan).open())
-        return client._response(client._send(plan))
+        return client._response(client._send(plan), plan)
 
     @overload
     def stream(
@@ -255,14 +281,14 @@ class Responses:
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
         return cast(
             "ParsedResponse[T]",
-            plan.finalise(client._response(client._send(plan))),
+            client._finalised(client._send(plan), plan, plan.finalise),
         )
 
     def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``."""
         self._client._endpoint("retrieve")
         plan = self._client._plan(dialect.build_retrieve(response_id, include=include), {})
-        return self._client._response(self._client._send(plan))
+        return self._client._response(self._client._send(plan), plan)
 
     def delete(self, response_id: str) -> None:
         """``DELETE /responses/{id}``."""
@@ -273,7 +299,7 @@ class Responses:
         """``POST /responses/{id}/cancel`` (background responses)."""
         self._client._endpoint("cancel")
         plan = self._client._plan(dialect.build_cancel(response_id), {})
-        return self._client._response(self._client._send(plan))
+        return self._client._response(self._client._send(plan), plan)
 
     def compact(self, **body: Any) -> CompactResource:
         """``POST /responses/compact``; ``body`` is ``CompactResponseMethodPublicBody``."""
@@ -342,8 +368,9 @@ class AsyncClient(_Base):
         default_headers: Mapping[str, str] | None = None,
         http_client: AsyncHTTPClient | None = None,
         transport: AsyncTransport | None = None,
+        dialect: Dialect | None = None,
     ) -> None:
-        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers)
+        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect)
         self._http = AsyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = AsyncResponses(self)
 
@@ -394,7 +421,7 @@ class AsyncResponses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("AsyncStream[Response]", await client._stream(plan).open())
-        return client._response(await client._send(plan))
+        return client._response(await client._send(plan), plan)
 
     @overload
     def stream(
@@ -415,13 +442,13 @@ class AsyncResponses:
         client = self._client
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
         reply = await client._send(plan)
-        return cast("ParsedResponse[T]", client._finalised(reply, plan.finalise))
+        return cast("ParsedResponse[T]", client._finalised(reply, plan, plan.finalise))
 
     async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``."""
         self._client._endpoint("retrieve")
         plan = self._client._plan(dialect.build_retrieve(response_id, include=include), {})
-        return self._client._response(await self._client._send(plan))
+        return self._client._response(await self._client._send(plan), plan)
 
     async def delete(self, response_id: str) -> None:
         """``DELETE /responses/{id}``."""
@@ -432,7 +459,7 @@ class AsyncResponses:
         """``POST /responses/{id}/cancel`` (background responses)."""
         self._client._endpoint("cancel")
         plan = self._client._plan(dialect.build_cancel(response_id), {})
-        return self._client._response(await self._client._send(plan))
+        return self._client._response(await self._client._send(plan), plan)
 
     async def compact(self, **body: Any) -> CompactResource:
         """``POST /responses/compact``; ``body`` is ``CompactResponseMethodPublicBody``."""

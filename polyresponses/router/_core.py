@@ -7,8 +7,9 @@ reply back to the dialect. Written once, so the sync and async paths cannot drif
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any, assert_never
 
 from pydantic import BaseModel
 
@@ -16,8 +17,46 @@ from polyresponses.router._capabilities import check_request
 from polyresponses.router._errors import InvalidRequestError, MissingAPIKeyError
 from polyresponses.router._providers import PROVIDERS, Provider
 from polyresponses.router._wire import to_wire, validate_request
+from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
+from polyresponses.router.dialects import chat_completions as chat_dialect
+from polyresponses.router.dialects import openai_responses as responses_dialect
 
-__all__ = ["OPTION_KEYS", "build_body", "get_provider", "resolve_target_parts", "split_options"]
+if TYPE_CHECKING:
+    from polyresponses.types import Response
+
+__all__ = [
+    "OPTION_KEYS",
+    "DialectPlan",
+    "build_body",
+    "get_provider",
+    "plan_create",
+    "resolve_target_parts",
+    "split_options",
+]
+
+DialectPlan = tuple[WireRequest, Callable[[bytes], "Response"], Callable[[], StreamTranslatorLike]]
+"""``(request to send, whole-reply parser, stream translator factory)`` for one create call."""
+
+
+def plan_create(provider: Provider, body: dict[str, Any]) -> DialectPlan:
+    """Route by wire dialect: the request, the reply parser and the stream translator for ``body``."""
+    name = provider.name
+    match provider.dialect:
+        case "openai_responses":
+            return (
+                responses_dialect.build_create(body),
+                partial(responses_dialect.parse_response, provider=name),
+                partial(responses_dialect.StreamTranslator, name),
+            )
+        case "chat_completions":
+            return (
+                chat_dialect.build_create(body, provider=name, options=provider.chat),
+                partial(chat_dialect.parse_response, provider=name, request=body),
+                partial(chat_dialect.ChatStreamTranslator, name, body),
+            )
+        case _:
+            assert_never(provider.dialect)
+
 
 OPTION_KEYS = frozenset({"extra_headers", "extra_body", "timeout", "max_retries"})
 

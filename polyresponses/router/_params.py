@@ -10,7 +10,7 @@ defines them; anything else goes through ``extra_body`` (or ``**kwargs`` of ``re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 __all__ = ["CreateParams", "RequestOptions", "ResponsesParams", "VllmExtras"]
 
@@ -79,4 +79,6 @@ class ResponsesParams(CreateParams, total=False):
     provider: str
     api_key: str
     api_base: str
+    dialect: Literal["openai_responses", "chat_completions"]
+    """``"chat_completions"``: talk to the provider's ``/chat/completions`` (see ``Client``)."""
     client_args: Mapping[str, Any]

@@ -11,13 +11,25 @@ provider's documentation on 2026-11-22 (see the issue 3 closing note for what st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-__all__ = ["PROVIDERS", "Capabilities", "Endpoint", "Provider", "ToolKind", "providers"]
+from polyresponses.router.dialects.chat_completions import ChatOptions
 
-Dialect = Literal["openai_responses"]
-"""Wire dialects the router can speak; more arrive with the Chat Completions, Anthropic and Gemini dialects."""
+__all__ = [
+    "PROVIDERS",
+    "Capabilities",
+    "ChatOptions",
+    "Dialect",
+    "Endpoint",
+    "Provider",
+    "ToolKind",
+    "providers",
+    "with_dialect",
+]
+
+Dialect = Literal["openai_responses", "chat_completions"]
+"""Wire dialects the router can speak; Anthropic and Gemini arrive with their own issues."""
 
 Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens"]
 """Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference."""
@@ -44,6 +56,9 @@ _ALL_TOOLS: frozenset[ToolKind] = frozenset(ToolKind.__args__)  # type: ignore[a
 _ALL_ENDPOINTS: frozenset[Endpoint] = frozenset(Endpoint.__args__)  # type: ignore[attr-defined]
 _FUNCTIONS: frozenset[ToolKind] = frozenset({"function"})
 _FUNCTIONS_MCP: frozenset[ToolKind] = frozenset({"function", "mcp"})
+_NO_TOOLS: frozenset[ToolKind] = frozenset()
+_LOCAL_CHAT = ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True)
+"""vLLM, llama.cpp, Ollama, LM Studio: ``max_tokens`` is what all of them read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,8 @@ class Provider:
     auth_scheme: str = "Bearer"
     """Prefix of the header value; empty for raw-key headers such as Azure's ``api-key``."""
     capabilities: Capabilities = field(default_factory=Capabilities)
+    chat: ChatOptions = field(default_factory=ChatOptions)
+    """How its ``/chat/completions`` differs from OpenAI's, for the chat dialect (native or chosen)."""
     mirror_format_as_response_format: bool = False
     """Also send a JSON-schema ``text.format`` as Chat Completions' ``response_format``: for servers whose
     ``/responses`` is a shim over their chat endpoint and drops ``text.format`` (llama.cpp, measured)."""
@@ -90,6 +107,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "openai",
             "https://api.openai.com/v1",
+            chat=ChatOptions(reasoning_effort=True, reasoning_field=None, developer_role=True, openai_extras=True),
             api_key_env="OPENAI_API_KEY",
             base_url_env="OPENAI_BASE_URL",
             capabilities=Capabilities(stored_state=True, background=True, tools=_ALL_TOOLS, endpoints=_ALL_ENDPOINTS),
@@ -98,6 +116,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "azureopenai",
             "",  # {AZURE_OPENAI_ENDPOINT}/openai/v1; there is no default host
+            chat=ChatOptions(reasoning_effort=True, reasoning_field=None, developer_role=True, openai_extras=True),
             api_key_env="AZURE_OPENAI_API_KEY",
             base_url_env="AZURE_OPENAI_ENDPOINT",
             auth_header="api-key",
@@ -116,6 +135,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "huggingface",
             "https://router.huggingface.co/v1",
+            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
             api_key_env="HF_TOKEN",
             capabilities=Capabilities(tools=_FUNCTIONS_MCP),
             docs="https://huggingface.co/docs/inference-providers/guides/responses-api",
@@ -124,6 +144,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "groq",
             "https://api.groq.com/openai/v1",
+            chat=ChatOptions(reasoning_effort=True, reasoning_field=None),
             api_key_env="GROQ_API_KEY",
             base_url_env="GROQ_BASE_URL",
             capabilities=Capabilities(tools=_FUNCTIONS_MCP | {"code_interpreter", "browser_search"}),
@@ -133,6 +154,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "fireworks",
             "https://api.fireworks.ai/inference/v1",
+            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True),
             api_key_env="FIREWORKS_API_KEY",
             capabilities=Capabilities(
                 stored_state=True, tools=_FUNCTIONS_MCP, endpoints=frozenset({"retrieve", "delete"})
@@ -142,6 +164,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "openrouter",
             "https://openrouter.ai/api/v1",
+            chat=ChatOptions(reasoning_effort=True, reasoning_field="reasoning"),
             api_key_env="OPENROUTER_API_KEY",
             capabilities=Capabilities(tools=frozenset({"function", "web_search"})),
             docs="https://openrouter.ai/docs/api-reference/responses-api/overview",
@@ -150,6 +173,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "xai",
             "https://api.x.ai/v1",
+            chat=ChatOptions(reasoning_effort=True, reasoning_field=None),
             api_key_env="XAI_API_KEY",
             capabilities=Capabilities(
                 stored_state=True,
@@ -162,6 +186,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "together",
             "https://api.together.ai/v1",
+            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
             api_key_env="TOGETHER_API_KEY",
             capabilities=Capabilities(tools=_FUNCTIONS_MCP),
             docs="https://docs.together.ai/docs/inference/responses",
@@ -170,6 +195,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "ollama",
             "http://localhost:11434/v1",
+            chat=_LOCAL_CHAT,
             api_key_env="OLLAMA_API_KEY",
             base_url_env="OLLAMA_BASE_URL",
             capabilities=Capabilities(image_input=False, structured_output=False),
@@ -180,6 +206,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "lmstudio",
             "http://localhost:1234/v1",
+            chat=_LOCAL_CHAT,
             api_key_env="LM_API_TOKEN",
             base_url_env="LMSTUDIO_BASE_URL",
             capabilities=Capabilities(
@@ -192,6 +219,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "vllm",
             "http://localhost:8000/v1",
+            chat=_LOCAL_CHAT,
             api_key_env="VLLM_API_KEY",
             base_url_env="VLLM_BASE_URL",
             capabilities=Capabilities(
@@ -207,6 +235,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "llamacpp",
             "http://127.0.0.1:8080/v1",
+            chat=_LOCAL_CHAT,
             api_key_env="LLAMACPP_API_KEY",
             base_url_env="LLAMACPP_BASE_URL",
             capabilities=Capabilities(reasoning=False, image_input=False, endpoints=frozenset({"input_tokens"})),
@@ -232,14 +261,85 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "deepseek",
             "https://api.deepseek.com",
+            chat=ChatOptions(max_tokens_field="max_tokens"),
             api_key_env="DEEPSEEK_API_KEY",
             capabilities=Capabilities(image_input=False, structured_output=False),
             docs="https://api-docs.deepseek.com/guides/responses_api",
             notes="POST https://api.deepseek.com/responses (no /v1); deepseek-v4-flash only; stateless",
         ),
+        # Chat Completions providers (issue 4): their wire format is POST {base}/chat/completions.
+        # Structured output and image input are True only where the provider's docs say so;
+        # unverified ones are refused (use openai_compatible with dialect="chat_completions").
+        Provider(
+            "mistral",
+            "https://api.mistral.ai/v1",
+            dialect="chat_completions",
+            chat=ChatOptions(max_tokens_field="max_tokens", required_tool_choice="any", reasoning_field=None),
+            api_key_env="MISTRAL_API_KEY",
+            capabilities=Capabilities(tools=_FUNCTIONS, reasoning=False),
+            docs="https://docs.mistral.ai/api/#tag/chat",
+            notes="tool_choice 'required' is sent as 'any'; Magistral thinking arrives as content parts",
+        ),
+        Provider(
+            "cerebras",
+            "https://api.cerebras.ai/v1",
+            dialect="chat_completions",
+            chat=ChatOptions(reasoning_effort=True, reasoning_field=None),
+            api_key_env="CEREBRAS_API_KEY",
+            capabilities=Capabilities(tools=_FUNCTIONS, image_input=False),
+            docs="https://inference-docs.cerebras.ai/api-reference/chat-completions",
+        ),
+        Provider(
+            "perplexity",
+            "https://api.perplexity.ai",
+            dialect="chat_completions",
+            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True, reasoning_field=None),
+            api_key_env="PERPLEXITY_API_KEY",
+            capabilities=Capabilities(tools=_NO_TOOLS),
+            docs="https://docs.perplexity.ai/api-reference/chat-completions-post",
+            notes="no function calling; answers are web-grounded",
+        ),
+        Provider(
+            "moonshot",
+            "https://api.moonshot.ai/v1",
+            dialect="chat_completions",
+            chat=ChatOptions(max_tokens_field="max_tokens"),
+            api_key_env="MOONSHOT_API_KEY",
+            capabilities=Capabilities(tools=_FUNCTIONS, structured_output=False, image_input=False),
+            docs="https://platform.moonshot.ai/docs/api/chat",
+            notes="Kimi thinking models need reasoning_content replayed with tool calls (done for its own items)",
+        ),
+        Provider(
+            "sambanova",
+            "https://api.sambanova.ai/v1",
+            dialect="chat_completions",
+            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
+            api_key_env="SAMBANOVA_API_KEY",
+            capabilities=Capabilities(tools=_FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
+            docs="https://docs.sambanova.ai/cloud/api-reference/endpoints/chat",
+        ),
+        Provider(
+            "nebius",
+            "https://api.studio.nebius.com/v1",
+            dialect="chat_completions",
+            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
+            api_key_env="NEBIUS_API_KEY",
+            capabilities=Capabilities(tools=_FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
+            docs="https://docs.nebius.com/studio/inference/api",
+        ),
+        Provider(
+            "deepinfra",
+            "https://api.deepinfra.com/v1/openai",
+            dialect="chat_completions",
+            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
+            api_key_env="DEEPINFRA_API_KEY",
+            capabilities=Capabilities(tools=_FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
+            docs="https://deepinfra.com/docs/openai_api",
+        ),
         Provider(
             "openai_compatible",
             "",
+            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True),
             api_key_env="OPENAI_COMPATIBLE_API_KEY",
             base_url_env="OPENAI_COMPATIBLE_BASE_URL",
             key_required=False,
@@ -254,3 +354,24 @@ PROVIDERS: dict[str, Provider] = {
 def providers() -> list[Provider]:
     """Every provider, with its metadata and capability flags, in table order."""
     return list(PROVIDERS.values())
+
+
+def with_dialect(provider: Provider, dialect: Dialect | None) -> Provider:
+    """``provider`` speaking ``dialect``: its row as it is, or its chat endpoint with what chat can express.
+
+    Over Chat Completions a provider keeps its key, host and chat options, but loses what a plain
+    chat endpoint has no words for: built-in and MCP tools, stored state, background responses and
+    the Responses-only endpoints (all refused before the network, never dropped).
+    """
+    if dialect is None or dialect == provider.dialect:
+        return provider
+    if dialect == "openai_responses":
+        raise ValueError(f"{provider.name} speaks Chat Completions only; it has no Responses endpoint")
+    capabilities = replace(
+        provider.capabilities,
+        stored_state=False,
+        background=False,
+        tools=provider.capabilities.tools & _FUNCTIONS,
+        endpoints=frozenset(),
+    )
+    return replace(provider, dialect=dialect, capabilities=capabilities, mirror_format_as_response_format=False)

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from polyresponses.router._errors import APIError, StreamError, scrub, secrets_scrubbed
 from polyresponses.router._http import AsyncHTTP, HTTPResponse, SyncHTTP, Target, request_id_of
-from polyresponses.router.dialects import WireRequest
-from polyresponses.router.dialects.openai_responses import StreamTranslator, parse_response
+from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 
 if TYPE_CHECKING:
     from polyresponses.types import Response, ResponseStreamEvent
@@ -38,6 +37,9 @@ class _Call:
     timeout: float | None
     extra_headers: Mapping[str, str] | None
     finalise: Callable[[Response], Any]
+    parse: Callable[[bytes], Response]
+    """The dialect's whole-reply parser (a server may answer a stream request with one JSON reply)."""
+    translator: Callable[[], StreamTranslatorLike]
 
 
 def _is_json(response: HTTPResponse) -> bool:
@@ -45,17 +47,19 @@ def _is_json(response: HTTPResponse) -> bool:
     return content_type.split(";")[0].strip().lower() == "application/json"
 
 
-def _whole_reply_events(translator: StreamTranslator, content: bytes) -> list[ResponseStreamEvent]:
+def _whole_reply_events(
+    translator: StreamTranslatorLike, parse: Callable[[bytes], Response], content: bytes
+) -> list[ResponseStreamEvent]:
     """A server that answered a stream request with one JSON ``Response``: one terminal event."""
     from polyresponses.types import ResponseCompletedEvent
 
-    response = parse_response(content, provider=translator.provider)
+    response = parse(content)
     event = ResponseCompletedEvent(type="response.completed", response=response, sequence_number=0)
     translator.final = translator.snapshot = response
     return [event]
 
 
-def _incomplete(translator: StreamTranslator) -> StreamError:
+def _incomplete(translator: StreamTranslatorLike) -> StreamError:
     return StreamError(
         "the stream ended before its terminal event (response.completed/incomplete/failed)",
         provider=translator.provider,
@@ -68,7 +72,7 @@ class Stream(Generic[R]):
 
     def __init__(self, http: SyncHTTP, call: _Call) -> None:
         self._http, self._call = http, call
-        self._translator = StreamTranslator(call.target.provider)
+        self._translator = call.translator()
         self._response: HTTPResponse | None = None
         self._closed = False
         self._events = self._iterate()
@@ -121,7 +125,9 @@ class Stream(Generic[R]):
             if response is None:
                 return
             if _is_json(response):
-                yield from _whole_reply_events(translator, b"".join(self._http.iter_bytes(self._call.target, response)))
+                yield from _whole_reply_events(
+                    translator, self._call.parse, b"".join(self._http.iter_bytes(self._call.target, response))
+                )
                 return
             for chunk in self._http.iter_bytes(self._call.target, response):
                 for event in translator.feed(chunk):
@@ -162,7 +168,7 @@ class AsyncStream(Generic[R]):
 
     def __init__(self, http: AsyncHTTP, call: _Call) -> None:
         self._http, self._call = http, call
-        self._translator = StreamTranslator(call.target.provider)
+        self._translator = call.translator()
         self._response: HTTPResponse | None = None
         self._closed = False
         self._events = self._iterate()
@@ -218,7 +224,7 @@ class AsyncStream(Generic[R]):
                 return
             if _is_json(response):
                 content = b"".join([chunk async for chunk in self._http.aiter_bytes(self._call.target, response)])
-                for event in _whole_reply_events(translator, content):
+                for event in _whole_reply_events(translator, self._call.parse, content):
                     yield event
                 return
             async for chunk in self._http.aiter_bytes(self._call.target, response):

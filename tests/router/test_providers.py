@@ -31,15 +31,23 @@ _ISSUE_PROVIDERS = {
 }
 
 
+_CHAT_PROVIDERS = {"mistral", "cerebras", "perplexity", "moonshot", "sambanova", "nebius", "deepinfra"}
+"""Issue 4's Chat Completions providers (deepseek's chat endpoint is its row with dialect="chat_completions")."""
+
+
 def test_every_provider_the_issue_names_is_a_row() -> None:
-    assert set(PROVIDERS) == _ISSUE_PROVIDERS
+    assert set(PROVIDERS) == _ISSUE_PROVIDERS | _CHAT_PROVIDERS
+    assert all(PROVIDERS[name].dialect == "chat_completions" for name in _CHAT_PROVIDERS)
     assert [p.name for p in polyresponses.providers()] == list(PROVIDERS)
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_rows_are_coherent(provider: str) -> None:
     row = PROVIDERS[provider]
-    assert row.dialect == "openai_responses"
+    assert row.dialect == ("chat_completions" if provider in _CHAT_PROVIDERS else "openai_responses")
+    if row.dialect == "chat_completions":
+        assert row.capabilities.tools <= {"function"} and not row.capabilities.stored_state
+        assert not row.capabilities.endpoints and not row.capabilities.background
     assert row.base_url == "" or row.base_url.startswith(("https://", "http://localhost", "http://127.0.0.1"))
     assert not row.base_url.endswith("/")
     hosted = row.base_url.startswith("https://") or row.name == "azureopenai"
@@ -60,6 +68,13 @@ def test_rows_are_coherent(provider: str) -> None:
         ("together", "TOGETHER_API_KEY"),
         ("tzafon", "TZAFON_API_KEY"),
         ("deepseek", "DEEPSEEK_API_KEY"),
+        ("mistral", "MISTRAL_API_KEY"),
+        ("cerebras", "CEREBRAS_API_KEY"),
+        ("perplexity", "PERPLEXITY_API_KEY"),
+        ("moonshot", "MOONSHOT_API_KEY"),
+        ("sambanova", "SAMBANOVA_API_KEY"),
+        ("nebius", "NEBIUS_API_KEY"),
+        ("deepinfra", "DEEPINFRA_API_KEY"),
     ],
 )
 def test_a_missing_key_names_its_variable(provider: str, variable: str) -> None:

@@ -8,6 +8,32 @@ async shells in ``polyresponses.router._client`` send what it builds and feed it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Protocol
+
 from polyresponses.router.dialects._wire_request import WireRequest
 
-__all__ = ["WireRequest"]
+if TYPE_CHECKING:
+    from polyresponses.router._errors import StreamError
+    from polyresponses.types import Response, ResponseStreamEvent
+
+__all__ = ["StreamTranslatorLike", "WireRequest"]
+
+
+class StreamTranslatorLike(Protocol):
+    """What the stream shells drive: one per stream, fed the reply's bytes as they arrive."""
+
+    provider: str
+    final: Response | None
+    snapshot: Response | None
+    unknown_events: list[Any]
+
+    @property
+    def done(self) -> bool: ...
+
+    def feed(self, chunk: bytes) -> list[ResponseStreamEvent]: ...
+
+    def finish(self) -> list[ResponseStreamEvent]: ...
+
+    def partial(self) -> Response | None: ...
+
+    def error_for(self, event: ResponseStreamEvent) -> StreamError | None: ...
