@@ -164,7 +164,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "openrouter",
             "https://openrouter.ai/api/v1",
-            chat=ChatOptions(reasoning_effort=True, reasoning_field="reasoning"),
+            chat=ChatOptions(reasoning_object=True, reasoning_field="reasoning"),
             api_key_env="OPENROUTER_API_KEY",
             capabilities=Capabilities(tools=frozenset({"function", "web_search"})),
             docs="https://openrouter.ai/docs/api-reference/responses-api/overview",
@@ -274,9 +274,11 @@ PROVIDERS: dict[str, Provider] = {
             "mistral",
             "https://api.mistral.ai/v1",
             dialect="chat_completions",
-            chat=ChatOptions(max_tokens_field="max_tokens", required_tool_choice="any", reasoning_field=None),
+            chat=ChatOptions(
+                max_tokens_field="max_tokens", required_tool_choice="any", reasoning_effort=True, reasoning_field=None
+            ),
             api_key_env="MISTRAL_API_KEY",
-            capabilities=Capabilities(tools=_FUNCTIONS, reasoning=False),
+            capabilities=Capabilities(tools=_FUNCTIONS),
             docs="https://docs.mistral.ai/api/#tag/chat",
             notes="tool_choice 'required' is sent as 'any'; Magistral thinking arrives as content parts",
         ),

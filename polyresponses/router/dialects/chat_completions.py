@@ -108,7 +108,11 @@ class ChatOptions:
     reasoning_effort: bool = False
     """Whether ``reasoning.effort`` can be sent as ``reasoning_effort``; if not, asking for it is refused."""
     reasoning_field: str | None = "reasoning_content"
-    """The assistant-message field this provider reads replayed reasoning from (``None``: never replay)."""
+    """Where this provider reads replayed reasoning (``None``: never replay). Reasoning items go back
+    into the field they arrived in; this one is for those that came as content parts."""
+    reasoning_object: bool = False
+    """OpenRouter's unified ``reasoning`` object: the request's ``reasoning`` goes as it is (``effort``,
+    ``max_tokens``, ``enabled``, ``exclude``; ``summary`` left out) instead of ``reasoning_effort``."""
     developer_role: bool = False
     """Whether ``developer`` messages can be sent as such (OpenAI); otherwise they become ``system``."""
     stream_usage: bool = True
@@ -175,15 +179,15 @@ def _messages(body: Mapping[str, Any], provider: str, options: ChatOptions) -> l
     if isinstance(items, str):
         messages.append({"role": "user", "content": items})
         return messages
-    pending_reasoning: str | None = None  # replayed onto the next assistant turn
+    pending_reasoning: tuple[str, str] | None = None  # (field, text) replayed onto the next assistant turn
     previous = ""  # the kind of the previous item: calls join an assistant turn directly before them
     for position, item in enumerate(items or []):
         kind = item.get("type", "message")
         where = f"input[{position}]"
         if kind == "message":
             message = _map_message(item, where, provider, options)
-            if message["role"] == "assistant" and pending_reasoning is not None and options.reasoning_field:
-                message[options.reasoning_field], pending_reasoning = pending_reasoning, None
+            if message["role"] == "assistant" and pending_reasoning is not None:
+                message[pending_reasoning[0]], pending_reasoning = pending_reasoning[1], None
             messages.append(message)
             previous = "assistant" if message["role"] == "assistant" else "message"
         elif kind == "function_call":
@@ -196,8 +200,8 @@ def _messages(body: Mapping[str, Any], provider: str, options: ChatOptions) -> l
                 messages[-1].setdefault("tool_calls", []).append(call)  # one assistant turn, as the model made it
             else:
                 turn: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [call]}
-                if pending_reasoning is not None and options.reasoning_field:
-                    turn[options.reasoning_field], pending_reasoning = pending_reasoning, None
+                if pending_reasoning is not None:
+                    turn[pending_reasoning[0]], pending_reasoning = pending_reasoning[1], None
                 messages.append(turn)
             previous = "function_call"
         elif kind == "function_call_output":
@@ -207,8 +211,11 @@ def _messages(body: Mapping[str, Any], provider: str, options: ChatOptions) -> l
             previous = "function_call_output"
         elif kind == "reasoning":
             replay = decode_reasoning(item.get("encrypted_content"))
-            if replay is not None and replay[0] == provider:
-                pending_reasoning = (pending_reasoning or "") + replay[2]
+            if replay is not None and replay[0] == provider and options.reasoning_field is not None:
+                # Back into the field it came in (reasoning_content, reasoning); thinking parts into the default.
+                field = replay[1] if replay[1] in ("reasoning_content", "reasoning") else options.reasoning_field
+                text = (pending_reasoning[1] if pending_reasoning else "") + replay[2]
+                pending_reasoning = (field, text)
             # Otherwise left out: another provider's reasoning means nothing here (documented).
         else:
             raise UnsupportedFeatureError(provider, f"input item type {kind!r} over Chat Completions ({where})")
@@ -338,6 +345,11 @@ def _map_format(body: Mapping[str, Any], chat: dict[str, Any], provider: str) ->
 
 def _map_reasoning(body: Mapping[str, Any], chat: dict[str, Any], provider: str, options: ChatOptions) -> None:
     reasoning = body.get("reasoning") or {}
+    if options.reasoning_object:
+        sent = {key: value for key, value in reasoning.items() if key != "summary" and value is not None}
+        if sent:
+            chat["reasoning"] = sent
+        return
     effort = reasoning.get("effort")
     if effort is None:
         return
