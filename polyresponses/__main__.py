@@ -78,6 +78,8 @@ def _ask(args: argparse.Namespace) -> int:
         options["temperature"] = args.temperature
     if args.api_base is not None:
         options["api_base"] = args.api_base
+    if args.dialect is not None:
+        options["dialect"] = args.dialect
     try:
         if args.stream:
             with polyresponses.responses(args.model, args.prompt, stream=True, **options) as stream:  # type: ignore[call-overload]
@@ -124,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-output-tokens", type=int, dest="max_output_tokens")
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--api-base", dest="api_base", help="override the provider's base URL")
+    parser.add_argument(
+        "--dialect",
+        choices=("openai_responses", "chat_completions"),
+        help="the wire format to speak (default: the provider's own; chat_completions for /chat/completions)",
+    )
     return _ask(parser.parse_args(argv))
 
 
