@@ -607,3 +607,26 @@ def test_refusals_come_before_the_network() -> None:
         client.responses.retrieve("resp_1")
     with pytest.raises(ValueError, match="Chat Completions only"):
         Client("mistral", api_key="k", dialect="openai_responses")
+
+
+def test_the_hot_path_event_equals_the_validated_event() -> None:
+    """``_text_delta_maker`` skips validation; it must build exactly what validation builds."""
+    from polyresponses.types import ResponseTextDeltaEvent
+
+    made = chat._text_delta_maker()("msg_1", 2, "word", 9)
+    validated = ResponseTextDeltaEvent.model_validate(
+        {
+            "type": "response.output_text.delta",
+            "item_id": "msg_1",
+            "output_index": 2,
+            "content_index": 0,
+            "delta": "word",
+            "logprobs": [],
+            "sequence_number": 9,
+        }
+    )
+    assert type(made) is ResponseTextDeltaEvent
+    assert made == validated
+    assert made.model_fields_set == validated.model_fields_set
+    assert made.__pydantic_extra__ == validated.__pydantic_extra__
+    assert made.model_dump_json() == validated.model_dump_json()
