@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json
@@ -518,6 +518,7 @@ class ChatStreamTranslator:
         self._calls: dict[int, _Item] = {}
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
+        self._service_tier: str | None = None
         self._error: dict[str, Any] | None = None
         self._reasoning_field = "reasoning_content"
         self._seen_done_marker = False
@@ -634,6 +635,9 @@ class ChatStreamTranslator:
             return
         if isinstance(chunk.get("usage"), Mapping):
             self._usage = dict(chunk["usage"])
+        if chunk.get("service_tier") in _SERVICE_TIERS:
+            # Groq's ``on_demand`` and the like are not Responses tiers; those stay "default".
+            self._service_tier = chunk["service_tier"]
         choices = chunk.get("choices") or []
         for choice in choices:
             if choice.get("index", 0) != 0:
@@ -974,32 +978,45 @@ class ChatStreamTranslator:
         error: dict[str, Any] | None = None,
     ) -> Response:
         request = self.request
+        # Every field the OpenResponses ``ResponseResource`` requires is set, explicitly ``None`` where
+        # it is nullable and unknown, so the synthesized response is a complete one. Sampling values
+        # the request left unset are the defaults the Chat Completions reference documents
+        # (temperature 1, top_p 1, penalties 0): the provider's reply does not say what it used.
         data: dict[str, Any] = {
             "id": self._id,
             "object": "response",
             "created_at": self._created,
+            "completed_at": int(time.time()) if status == "completed" else None,
             "status": status,
             "model": self._model,
             "output": output,
             "error": error,
             "incomplete_details": incomplete,
+            "previous_response_id": None,
             "instructions": request.get("instructions"),
             "tools": request.get("tools") or [],
             "tool_choice": request.get("tool_choice") or "auto",
+            "truncation": "disabled",
             "parallel_tool_calls": request.get("parallel_tool_calls", True),
-            "metadata": request.get("metadata") or {},
-            "temperature": request.get("temperature"),
-            "top_p": request.get("top_p"),
+            "text": request.get("text") or {"format": {"type": "text"}},
+            "temperature": _or_default(request.get("temperature"), 1.0),
+            "top_p": _or_default(request.get("top_p"), 1.0),
+            "presence_penalty": _or_default(request.get("presence_penalty"), 0.0),
+            "frequency_penalty": _or_default(request.get("frequency_penalty"), 0.0),
+            "top_logprobs": _or_default(request.get("top_logprobs"), 0),
+            "reasoning": _echo_reasoning(request.get("reasoning")),
+            "usage": _map_usage(self._usage) if status != "in_progress" and self._usage else None,
             "max_output_tokens": request.get("max_output_tokens"),
+            "max_tool_calls": request.get("max_tool_calls"),
             "store": False,
             "background": False,
-            "text": request.get("text") or {"format": {"type": "text"}},
-            "reasoning": request.get("reasoning"),
-            "user": request.get("user"),
-            "usage": _map_usage(self._usage) if status != "in_progress" and self._usage else None,
+            "service_tier": self._service_tier or "default",
+            "metadata": request.get("metadata") or {},
+            "safety_identifier": request.get("safety_identifier"),
+            "prompt_cache_key": request.get("prompt_cache_key"),
         }
-        if status == "completed":
-            data["completed_at"] = int(time.time())
+        if request.get("user") is not None:
+            data["user"] = request["user"]
         try:
             return _response_adapter().validate_python(data)
         except ValidationError as error:
@@ -1027,6 +1044,21 @@ class ChatStreamTranslator:
             raise APIResponseValidationError(
                 f"internal: synthesized {event['type']} event is invalid: {error.errors()[0]}", provider=self.provider
             ) from error
+
+
+_SERVICE_TIERS = frozenset({"auto", "default", "flex", "scale", "priority", "fast", "ultrafast"})
+"""The Responses ``service_tier`` values (OpenAI spec, ``ServiceTier``)."""
+
+
+def _echo_reasoning(reasoning: Any) -> Any:
+    """The request's ``reasoning`` with ``effort`` and ``summary`` present (required-nullable in OpenResponses)."""
+    if not isinstance(reasoning, Mapping):
+        return reasoning
+    return {"effort": None, "summary": None, **cast("Mapping[str, Any]", reasoning)}
+
+
+def _or_default(value: Any, default: float) -> Any:
+    return default if value is None else value
 
 
 def _text_part(text: str) -> dict[str, Any]:
