@@ -40,6 +40,7 @@ ready() {
 wait_for() { while [ ! -f "$1" ]; do sleep 1; done; }
 
 if [ "${POLYRESPONSES_SERVICES:-1}" != 0 ]; then
+    export PRISM_FIX_NULLABLE=1  # Prism then validates /chat/completions bodies too (scripts/PRISM.md)
     start prism
     start local-model
 fi

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from polyresponses import AsyncClient, Client, UnsupportedFeatureError
-from polyresponses.router._errors import APIResponseValidationError, StreamError
+from polyresponses.router._errors import APIResponseValidationError, InvalidRequestError, StreamError
 from polyresponses.router._providers import PROVIDERS
 from polyresponses.router.dialects import chat_completions as chat
 from polyresponses.testing import OPENRESPONSES_UNKNOWN_TYPE, check_stream
@@ -594,6 +594,53 @@ def test_request_mapping() -> None:
     assert _build("openrouter", reasoning={"effort": "low", "summary": "auto"})["reasoning"] == {"effort": "low"}
 
 
+_F = {"type": "function", "name": "f", "parameters": {"type": "object"}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "location", "complaint"),
+    [
+        ({"tool_choice": "required"}, "tool_choice", "no function tool"),
+        ({"tool_choice": {"type": "function", "name": "f"}}, "tool_choice", "no function tool"),
+        ({"tools": [_F], "tool_choice": {"type": "function", "name": "g"}}, "tool_choice.name", "'g' is not one"),
+        (
+            {
+                "tools": [_F],
+                "tool_choice": {
+                    "type": "allowed_tools",
+                    "mode": "required",
+                    "tools": [{"type": "function", "name": "g"}],
+                },
+            },
+            "tool_choice",
+            "no function tool",
+        ),
+    ],
+)
+def test_a_tool_choice_that_cannot_be_met_is_refused(fields: dict[str, Any], location: str, complaint: str) -> None:
+    """Chat Completions answers 400 to tool_choice without tools; we say why before the network."""
+    with pytest.raises(InvalidRequestError, match=complaint) as refused:
+        _build("openai", **fields)
+    assert refused.value.location == location
+
+
+def test_a_tool_choice_with_nothing_to_choose_from_is_left_out() -> None:
+    """none/auto without tools (or with allowed_tools naming none of them) mean the same as no choice."""
+    assert "tool_choice" not in _build("openai", tool_choice="auto")
+    narrowed = _build(
+        "openai",
+        tools=[_F],
+        tool_choice={"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "g"}]},
+    )
+    assert "tools" not in narrowed and "tool_choice" not in narrowed
+
+
+def test_an_empty_content_list_is_sent_as_empty_text() -> None:
+    """``content: []`` is off-spec in chat (arrays need a part); the empty string says the same."""
+    body = _build("openai", input=[{"type": "message", "role": "user", "content": []}])
+    assert body["messages"] == [{"role": "user", "content": ""}]
+
+
 @pytest.mark.parametrize(
     ("provider", "fields", "feature"),
     [
@@ -607,6 +654,20 @@ def test_request_mapping() -> None:
             "file_id",
         ),
         ("groq", {"tools": [{"type": "custom", "name": "c"}]}, "'custom' tools"),
+        (
+            "openai",
+            {
+                "input": [
+                    {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                    {
+                        "type": "function_call_output",
+                        "call_id": "c",
+                        "output": [{"type": "input_image", "image_url": "https://x.test/a.png"}],
+                    },
+                ]
+            },
+            r"input_image in a function_call_output .*input\[1\]\.output\[0\]",
+        ),
     ],
 )
 def test_what_chat_cannot_say_is_refused(provider: str, fields: dict[str, Any], feature: str) -> None:

@@ -39,7 +39,12 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json
 
-from polyresponses.router._errors import APIResponseValidationError, StreamError, UnsupportedFeatureError
+from polyresponses.router._errors import (
+    APIResponseValidationError,
+    InvalidRequestError,
+    StreamError,
+    UnsupportedFeatureError,
+)
 from polyresponses.router._response import finalise
 from polyresponses.router._sse import ServerSentEvent, SSEDecoder
 from polyresponses.router.dialects._wire_request import WireRequest
@@ -207,7 +212,11 @@ def _messages(body: Mapping[str, Any], provider: str, options: ChatOptions) -> l
             previous = "function_call"
         elif kind == "function_call_output":
             messages.append(
-                {"role": "tool", "tool_call_id": item["call_id"], "content": _tool_output(item["output"], where)}
+                {
+                    "role": "tool",
+                    "tool_call_id": item["call_id"],
+                    "content": _tool_output(item["output"], where, provider),
+                }
             )
             previous = "function_call_output"
         elif kind == "reasoning":
@@ -231,6 +240,8 @@ def _map_message(item: Mapping[str, Any], where: str, provider: str, options: Ch
     if isinstance(content, str):
         return {"role": role, "content": content}
     parts = [_map_part(part, f"{where}.content[{index}]", provider) for index, part in enumerate(content or [])]
+    if not parts:
+        return {"role": role, "content": ""}  # an empty list is off-spec in chat; the empty text says the same
     if role in ("assistant", "system", "developer"):
         # Assistant and system turns take text only (Chat Completions reference): join the parts.
         texts: list[str] = []
@@ -272,21 +283,22 @@ def _map_part(part: Mapping[str, Any], where: str, provider: str) -> dict[str, A
     raise UnsupportedFeatureError(provider, f"content part {kind!r} over Chat Completions ({where})")
 
 
-def _tool_output(output: Any, where: str) -> Any:
+def _tool_output(output: Any, where: str, provider: str) -> Any:
+    """A ``function_call_output`` as a ``tool`` message's content: text only (Chat Completions
+    reference, ``ChatCompletionRequestToolMessage``: "content: string or array of text parts")."""
     if isinstance(output, str):
         return output
-    parts: list[dict[str, Any]] = []
+    texts: list[str] = []
     for index, part in enumerate(output):
         kind = part.get("type")
-        if kind in ("input_text", "output_text"):
-            parts.append({"type": "text", "text": part["text"]})
-        elif kind == "input_image" and part.get("image_url"):
-            parts.append({"type": "image_url", "image_url": {"url": part["image_url"]}})
-        else:
-            raise ValueError(f"{where}.output[{index}]: {kind!r} cannot be a Chat Completions tool result")
-    if all(part["type"] == "text" for part in parts):
-        return "".join(part["text"] for part in parts)
-    return parts
+        if kind not in ("input_text", "output_text"):
+            raise UnsupportedFeatureError(
+                provider,
+                f"{kind} in a function_call_output over Chat Completions ({where}.output[{index}])",
+                "tool messages take text only; send the image or file in a user message after the tool output",
+            )
+        texts.append(part["text"])
+    return "".join(texts)
 
 
 def _map_tools(body: Mapping[str, Any], chat: dict[str, Any], provider: str, options: ChatOptions) -> None:
@@ -316,12 +328,30 @@ def _map_tools(body: Mapping[str, Any], chat: dict[str, Any], provider: str, opt
             chat["parallel_tool_calls"] = body["parallel_tool_calls"]
     if choice is None:
         return
+    if not functions:
+        # Chat Completions refuses tool_choice without tools (reference: "tool_choice ... is only
+        # allowed when tools are specified"). none/auto mean nothing then; the rest cannot be met.
+        if choice in ("none", "auto"):
+            return
+        raise InvalidRequestError(
+            provider, "tool_choice", f"{_choice_label(choice)} but the request offers no function tool to call"
+        )
     if isinstance(choice, str):
         chat["tool_choice"] = options.required_tool_choice if choice == "required" else choice
     elif choice.get("type") == "function":
+        if choice["name"] not in {tool["function"]["name"] for tool in functions}:
+            raise InvalidRequestError(
+                provider, "tool_choice.name", f"{choice['name']!r} is not one of the offered function tools"
+            )
         chat["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
     else:
         raise UnsupportedFeatureError(provider, f"tool_choice {choice.get('type')!r} over Chat Completions")
+
+
+def _choice_label(choice: Any) -> str:
+    if isinstance(choice, str):
+        return f"tool_choice {choice!r}"
+    return f"tool_choice {choice.get('type')!r} naming {choice.get('name')!r}"
 
 
 def _map_format(body: Mapping[str, Any], chat: dict[str, Any], provider: str) -> None:
