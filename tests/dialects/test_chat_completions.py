@@ -11,19 +11,22 @@ raw chunks add up to). Then the pure translator's corner cases and the refusals,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+import polyresponses
 from polyresponses import AsyncClient, Client, UnsupportedFeatureError
 from polyresponses.router._errors import APIResponseValidationError, InvalidRequestError, StreamError
 from polyresponses.router._providers import PROVIDERS
 from polyresponses.router.dialects import chat_completions as chat
 from polyresponses.testing import OPENRESPONSES_UNKNOWN_TYPE, check_stream
 from polyresponses.types import Response, ResponseStreamEvent
+from tests._loopback import Exchange as LoopbackExchange
+from tests._loopback import LoopbackServer
 from tests._recorded import Exchange, exchanges, sse_data
 
 # Parts of recorded requests the Responses API has no words for: these requests cannot be written
@@ -712,3 +715,73 @@ def test_the_hot_path_event_equals_the_validated_event() -> None:
     assert made.model_fields_set == validated.model_fields_set
     assert made.__pydantic_extra__ == validated.__pydantic_extra__
     assert made.model_dump_json() == validated.model_dump_json()
+
+
+# --------------------------------------------------------------- a long stream over a real socket
+
+
+def _long_chat_stream(pieces: int, *, first: Literal["text", "empty"]) -> tuple[list[bytes], str]:
+    """The benchmark's stream shape: ``pieces`` distinct content deltas, then stop, usage, [DONE].
+
+    ``first="text"``: the role chunk carries the first piece too (vLLM, llama.cpp, Ollama);
+    ``"empty"``: OpenAI's shape, role with ``content: ""`` first. LiteLLM's bridge was measured
+    losing the first piece of such a stream (issue 4); a lost, doubled or reordered piece shows here.
+    """
+    words = [f" w{n}" for n in range(pieces)]
+    chunks: list[dict[str, Any]] = []
+    if first == "empty":
+        chunks.append(_chunk({"role": "assistant", "content": ""}))
+        chunks.extend(_chunk({"content": word}) for word in words)
+    else:
+        chunks.append(_chunk({"role": "assistant", "content": words[0]}))
+        chunks.extend(_chunk({"content": word}) for word in words[1:])
+    chunks.append(_chunk({}, "stop"))
+    chunks.append(_chunk({}, None, choices=[], usage={"prompt_tokens": 3, "completion_tokens": pieces}))
+    frames = [f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode() for chunk in chunks]
+    return [*frames, b"data: [DONE]\n\n"], "".join(words)
+
+
+def _serve_chat_stream(frames: list[bytes], write_size: int) -> Callable[[LoopbackExchange], None]:
+    body = b"".join(frames)
+
+    def behaviour(exchange: LoopbackExchange) -> None:
+        exchange.start()
+        for start in range(0, len(body), write_size):
+            exchange.write(body[start : start + write_size])
+        exchange.end()
+
+    return behaviour
+
+
+@pytest.mark.parametrize("first", ["text", "empty"])
+@pytest.mark.parametrize("write_size", [13, 4096])
+def test_a_3000_chunk_stream_loses_nothing_sync(first: Literal["text", "empty"], write_size: int) -> None:
+    frames, text = _long_chat_stream(3000, first=first)
+    with LoopbackServer(default=_serve_chat_stream(frames, write_size)) as server:
+        stream = polyresponses.responses(
+            "openai_compatible:m", "hi", api_base=server.url, api_key="k", stream=True, dialect="chat_completions"
+        )
+        with stream:
+            events = list(stream)
+            final = stream.get_final_response()
+        assert urlsplit(server.requests[0].path).path == "/v1/chat/completions"
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert deltas[0] == " w0" and len(deltas) == 3000 and "".join(deltas) == text
+    assert final.output_text == text and final.usage is not None and final.usage.output_tokens == 3000
+    _check_stream(events, final)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("first", ["text", "empty"])
+async def test_a_3000_chunk_stream_loses_nothing_async(first: Literal["text", "empty"]) -> None:
+    frames, text = _long_chat_stream(3000, first=first)
+    with LoopbackServer(default=_serve_chat_stream(frames, 997)) as server:
+        stream = await polyresponses.aresponses(
+            "openai_compatible:m", "hi", api_base=server.url, api_key="k", stream=True, dialect="chat_completions"
+        )
+        async with stream:
+            events = [event async for event in stream]
+            final = await stream.get_final_response()
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert deltas[0] == " w0" and "".join(deltas) == text == final.output_text
+    _check_stream(events, final)
