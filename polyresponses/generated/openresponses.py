@@ -2,6 +2,7 @@
 # Fix a shape in spec/overlays/, codegen/ or polyresponses/router/, then regenerate.
 # spec: spec/openresponses/openapi.json (2026-04-24), github.com/openresponses/openresponses@92c12d9 public/openapi/openapi.json
 # sha256: 693f26090d206230ed22b336681f547a2882cf5b131e86743966cf71bbdeedab
+# overlay: spec/overlays/openresponses.json-schema-format.overlay.json sha256:926090b590ada825
 # generator: datamodel-code-generator 0.89.0
 
 from __future__ import annotations
@@ -894,7 +895,10 @@ class JsonSchemaResponseFormat(BaseModel):
     type: Literal["json_schema"]
     name: str
     description: str | None
-    schema_: Annotated[None, Field(alias="schema")]
+    schema_: Annotated[dict[str, Any] | None, Field(alias="schema")]
+    """
+    The JSON schema the response format requires (an object), or null.
+    """
     strict: bool
 
 

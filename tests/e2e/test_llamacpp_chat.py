@@ -7,14 +7,12 @@ completed response with usage, a stream from ``response.created`` to its termina
 add up to the final text, grammar-constrained JSON parsed into a type, ``finish_reason: length``
 as ``incomplete``/``max_output_tokens``, and a second turn carrying the first turn's output.
 
-Every stream also goes through ``polyresponses.testing.assert_conformant`` when that module exists.
+Every stream also goes through ``polyresponses.testing.assert_conformant``.
 An httpx request hook on an injected client checks each call really went to ``/chat/completions``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
@@ -26,6 +24,7 @@ from pydantic import BaseModel
 import polyresponses
 from polyresponses import AsyncClient, Client, ParsedResponse
 from polyresponses.router._response import output_text_of
+from polyresponses.testing import assert_conformant
 from polyresponses.types import Response, ResponseStreamEvent
 from tests._services import service_url
 
@@ -64,13 +63,12 @@ class _Recorder:
 
 
 def _conformant(events: Sequence[ResponseStreamEvent]) -> None:
-    """The lifecycle checks every stream gets here, plus the shared checker when it is installed."""
+    """The lifecycle checks every stream gets here, plus the shared conformance checker."""
     types = [event.type for event in events]
     assert types[:2] == ["response.created", "response.in_progress"], types[:2]
     assert types[-1] in ("response.completed", "response.incomplete"), types[-1]
     assert [event.sequence_number for event in events] == list(range(len(events)))
-    if importlib.util.find_spec("polyresponses.testing") is not None:
-        importlib.import_module("polyresponses.testing").assert_conformant(list(events))
+    assert_conformant(events)
 
 
 def _text_deltas(events: Sequence[ResponseStreamEvent]) -> str:

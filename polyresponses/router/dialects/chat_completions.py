@@ -1028,7 +1028,7 @@ class ChatStreamTranslator:
             "tool_choice": request.get("tool_choice") or "auto",
             "truncation": "disabled",
             "parallel_tool_calls": request.get("parallel_tool_calls", True),
-            "text": request.get("text") or {"format": {"type": "text"}},
+            "text": _echo_text(request.get("text")),
             "temperature": _or_default(request.get("temperature"), 1.0),
             "top_p": _or_default(request.get("top_p"), 1.0),
             "presence_penalty": _or_default(request.get("presence_penalty"), 0.0),
@@ -1078,6 +1078,19 @@ class ChatStreamTranslator:
 
 _SERVICE_TIERS = frozenset({"auto", "default", "flex", "scale", "priority", "fast", "ultrafast"})
 """The Responses ``service_tier`` values (OpenAI spec, ``ServiceTier``)."""
+
+
+def _echo_text(text: Any) -> Any:
+    """The request's ``text`` as the response echoes it: a json_schema format with ``description`` and
+    ``strict`` present (required in OpenResponses; ``strict`` defaults to false in the OpenAI reference)."""
+    if not isinstance(text, Mapping):
+        return {"format": {"type": "text"}}
+    text = cast("Mapping[str, Any]", text)
+    fmt = text.get("format")
+    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
+        fmt = {"description": None, "strict": False, **cast("Mapping[str, Any]", fmt)}
+        return {**text, "format": fmt}
+    return text if fmt is not None else {**text, "format": {"type": "text"}}
 
 
 def _echo_reasoning(reasoning: Any) -> Any:
