@@ -47,16 +47,9 @@ def _is_json(response: HTTPResponse) -> bool:
     return content_type.split(";")[0].strip().lower() == "application/json"
 
 
-def _whole_reply_events(
-    translator: StreamTranslatorLike, parse: Callable[[bytes], Response], content: bytes
-) -> list[ResponseStreamEvent]:
-    """A server that answered a stream request with one JSON ``Response``: one terminal event."""
-    from polyresponses.types import ResponseCompletedEvent
-
-    response = parse(content)
-    event = ResponseCompletedEvent(type="response.completed", response=response, sequence_number=0)
-    translator.final = translator.snapshot = response
-    return [event]
+def _whole_reply_events(translator: StreamTranslatorLike, content: bytes) -> list[ResponseStreamEvent]:
+    """A server that answered a stream request with one whole JSON reply: the dialect makes its events."""
+    return translator.whole_reply(content)
 
 
 def _incomplete(translator: StreamTranslatorLike) -> StreamError:
@@ -125,9 +118,11 @@ class Stream(Generic[R]):
             if response is None:
                 return
             if _is_json(response):
-                yield from _whole_reply_events(
-                    translator, self._call.parse, b"".join(self._http.iter_bytes(self._call.target, response))
-                )
+                content = b"".join(self._http.iter_bytes(self._call.target, response))
+                for event in _whole_reply_events(translator, content):
+                    if (error := translator.error_for(event)) is not None:
+                        raise error
+                    yield event
                 return
             for chunk in self._http.iter_bytes(self._call.target, response):
                 for event in translator.feed(chunk):
@@ -224,7 +219,9 @@ class AsyncStream(Generic[R]):
                 return
             if _is_json(response):
                 content = b"".join([chunk async for chunk in self._http.aiter_bytes(self._call.target, response)])
-                for event in _whole_reply_events(translator, self._call.parse, content):
+                for event in _whole_reply_events(translator, content):
+                    if (error := translator.error_for(event)) is not None:
+                        raise error
                     yield event
                 return
             async for chunk in self._http.aiter_bytes(self._call.target, response):

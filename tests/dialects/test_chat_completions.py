@@ -785,3 +785,50 @@ async def test_a_3000_chunk_stream_loses_nothing_async(first: Literal["text", "e
     deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
     assert deltas[0] == " w0" and "".join(deltas) == text == final.output_text
     _check_stream(events, final)
+
+
+def _json_transport(body: dict[str, Any]) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda _: httpx.Response(200, json=body))
+
+
+_COMPLETION = {
+    "id": "c9",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Hi there",
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
+            "finish_reason": "length",
+        }
+    ],
+    "usage": {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5},
+}
+
+
+def test_a_json_reply_to_a_stream_request_makes_the_whole_lifecycle_sync() -> None:
+    """Some servers ignore ``stream: true``: the whole completion still streams as full, checked events."""
+    client = Client("groq", api_key="k", dialect="chat_completions", transport=_json_transport(_COMPLETION))
+    with client.responses.stream(model="m", input="hi") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    assert final.status == "incomplete" and final.output_text == "Hi there"
+    assert [item.type for item in final.output] == ["message", "function_call"]
+    assert events[-1].type == "response.incomplete"
+    _check_stream(events, final)
+
+
+@pytest.mark.anyio
+async def test_a_json_reply_to_a_stream_request_makes_the_whole_lifecycle_async() -> None:
+    client = AsyncClient("groq", api_key="k", dialect="chat_completions", transport=_json_transport(_COMPLETION))
+    async with client.responses.stream(model="m", input="hi") as stream:
+        events = [event async for event in stream]
+        final = await stream.get_final_response()
+    assert final.output_text == "Hi there"
+    _check_stream(events, final)
+    await client.close()

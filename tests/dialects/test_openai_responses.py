@@ -259,3 +259,28 @@ def test_request_builders_follow_the_reference_routes() -> None:
     assert (listing.path, listing.params) == ("/responses/r/input_items", {"after": "a", "limit": 5, "order": "asc"})
     with pytest.raises(ValueError, match="non-empty"):
         dialect.build_retrieve("")
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        ("completed", "response.completed"),
+        ("incomplete", "response.incomplete"),
+        ("failed", "response.failed"),
+        ("queued", "response.created"),
+    ],
+)
+def test_a_whole_json_reply_to_a_stream_request_is_one_event_of_its_status(status: str, kind: str) -> None:
+    """A server that ignored ``stream: true``: one event whose type matches the status, never a
+    ``response.completed`` carrying an incomplete or failed response."""
+    reply = next(e.response_json for e in exchanges("openai_responses") if e.status == 200 and _is_reply(e))
+    translator = dialect.StreamTranslator("openai")
+    events = translator.whole_reply(json.dumps(reply | {"status": status}).encode())
+    assert [event.type for event in events] == [kind]
+    assert translator.final is not None and translator.final.status == status
+    assert (translator.error_for(events[0]) is not None) == (status == "failed")
+
+
+def _is_reply(exchange: Exchange) -> bool:
+    body = exchange.response_json
+    return isinstance(body, dict) and body.get("object") == "response" and bool(body.get("output"))

@@ -414,6 +414,14 @@ def decode_reasoning(value: str | None) -> tuple[str, str, str] | None:
 
 def parse_response(content: bytes, *, provider: str, request: Mapping[str, Any]) -> Response:
     """A whole ``chat.completion`` as the canonical ``Response`` (read as the one chunk it equals)."""
+    translator = ChatStreamTranslator(provider, request)
+    translator.whole_reply(content)
+    if translator.final is None:  # pragma: no cover - close() always ends the response
+        raise APIResponseValidationError("chat.completion had no choice", provider=provider)
+    return translator.final
+
+
+def _read_completion(content: bytes, provider: str) -> dict[str, Any]:
     try:
         reply = json.loads(content)
     except ValueError as error:
@@ -426,12 +434,7 @@ def parse_response(content: bytes, *, provider: str, request: Mapping[str, Any])
         raise APIResponseValidationError(
             "reply is not a chat.completion: no 'choices' list", provider=provider, body=str(reply)[:500]
         )
-    translator = ChatStreamTranslator(provider, request)
-    translator.consume(_as_chunk(reply))
-    translator.close()
-    if translator.final is None:  # pragma: no cover - close() always ends the response
-        raise APIResponseValidationError("chat.completion had no choice", provider=provider)
-    return translator.final
+    return cast("dict[str, Any]", reply)
 
 
 def _as_chunk(reply: dict[str, Any]) -> dict[str, Any]:
@@ -559,6 +562,13 @@ class ChatStreamTranslator:
 
     def feed(self, chunk: bytes) -> list[ResponseStreamEvent]:
         return self._translate(self._decoder.feed(chunk))
+
+    def whole_reply(self, content: bytes) -> list[ResponseStreamEvent]:
+        """A whole ``chat.completion`` (a reply, or a server that ignored ``stream: true``): read as
+        the one chunk it equals, so it makes the same full, conformant event lifecycle."""
+        self.consume(_as_chunk(_read_completion(content, self.provider)))
+        self.close()
+        return self._take()
 
     def finish(self) -> list[ResponseStreamEvent]:
         events = self._translate(self._decoder.finish())

@@ -162,6 +162,13 @@ _OBSERVED_TYPES = frozenset(
 """The event types :meth:`StreamTranslator._observe` acts on."""
 
 
+_TERMINAL_BY_STATUS = {
+    "completed": "response.completed",
+    "incomplete": "response.incomplete",
+    "failed": "response.failed",
+}
+
+
 class StreamTranslator:
     """Bytes of a Responses SSE stream in, canonical events out; keeps the state a stream needs.
 
@@ -194,6 +201,19 @@ class StreamTranslator:
 
     def finish(self) -> list[ResponseStreamEvent]:
         return self._translate(self._decoder.finish())
+
+    def whole_reply(self, content: bytes) -> list[ResponseStreamEvent]:
+        """A server that ignored ``stream: true`` and sent one JSON ``Response``: its terminal event.
+
+        The event type follows the response's ``status``; a status with no terminal event (a
+        background ``queued``/``in_progress`` reply, ``cancelled``) comes as ``response.created``.
+        Either way ``final`` is the response, so ``get_final_response()`` gives it.
+        """
+        response = parse_response(content, provider=self.provider)
+        kind = _TERMINAL_BY_STATUS.get(str(response.status), "response.created")
+        event = _event_adapter().validate_python({"type": kind, "response": response, "sequence_number": 0})
+        self.snapshot, self.final = response, finalise(response.model_copy())
+        return [event]
 
     @property
     def done(self) -> bool:
