@@ -336,7 +336,11 @@ def load_litellm() -> Any | None:
         return None
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the price map at import
     started = time.perf_counter()
-    module: Any = importlib.import_module("litellm")
+    try:
+        module: Any = importlib.import_module("litellm")
+    except ImportError as error:  # installed with --no-deps and one of its own imports is missing
+        print(f"note: litellm is installed but does not import ({error}); install that module: skipped")
+        return None
     module.telemetry = False
     module.suppress_debug_info = True
     print(f"litellm {_version('litellm')} imported in {time.perf_counter() - started:.1f} s")
