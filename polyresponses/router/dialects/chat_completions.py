@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from pydantic_core import from_json
 
 from polyresponses.router._errors import (
@@ -47,6 +47,7 @@ from polyresponses.router._errors import (
 )
 from polyresponses.router._response import finalise
 from polyresponses.router._sse import ServerSentEvent, SSEDecoder
+from polyresponses.router.dialects._synth import SERVICE_TIERS, event_adapter, synthesized_response
 from polyresponses.router.dialects._wire_request import WireRequest
 
 if TYPE_CHECKING:
@@ -452,13 +453,6 @@ def _as_chunk(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 @cache
-def _event_adapter() -> TypeAdapter[ResponseStreamEvent]:
-    from polyresponses.types import ResponseStreamEvent
-
-    return TypeAdapter(ResponseStreamEvent)
-
-
-@cache
 def _text_delta_maker() -> Callable[[str, int, str, int], ResponseStreamEvent]:
     """A maker of ``response.output_text.delta`` events for the hot path, built without validation.
 
@@ -493,13 +487,6 @@ def _text_delta_maker() -> Callable[[str, int, str, int], ResponseStreamEvent]:
         return event
 
     return make
-
-
-@cache
-def _response_adapter() -> TypeAdapter[Response]:
-    from polyresponses.types import Response
-
-    return TypeAdapter(Response)
 
 
 @dataclass(slots=True)
@@ -556,7 +543,7 @@ class ChatStreamTranslator:
         self._reasoning_field = "reasoning_content"
         self._seen_done_marker = False
         self._text_delta_event = _text_delta_maker()
-        self._validate_event = _event_adapter().validator.validate_python
+        self._validate_event = event_adapter().validator.validate_python
 
     # -------------------------------------------------------------------------------- driving
 
@@ -675,7 +662,7 @@ class ChatStreamTranslator:
             return
         if isinstance(chunk.get("usage"), Mapping):
             self._usage = dict(chunk["usage"])
-        if chunk.get("service_tier") in _SERVICE_TIERS:
+        if chunk.get("service_tier") in SERVICE_TIERS:
             # Groq's ``on_demand`` and the like are not Responses tiers; those stay "default".
             self._service_tier = chunk["service_tier"]
         choices = chunk.get("choices") or []
@@ -1017,54 +1004,21 @@ class ChatStreamTranslator:
         incomplete: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
     ) -> Response:
-        request = self.request
-        # Every field the OpenResponses ``ResponseResource`` requires is set, explicitly ``None`` where
-        # it is nullable and unknown, so the synthesized response is a complete one. Sampling values
-        # the request left unset are the defaults the Chat Completions reference documents
-        # (temperature 1, top_p 1, penalties 0): the provider's reply does not say what it used.
-        data: dict[str, Any] = {
-            "id": self._id,
-            "object": "response",
-            "created_at": self._created,
-            "completed_at": int(time.time()) if status == "completed" else None,
-            "status": status,
-            "model": self._model,
-            "output": output,
-            "error": error,
-            "incomplete_details": incomplete,
-            "previous_response_id": None,
-            "instructions": request.get("instructions"),
-            "tools": request.get("tools") or [],
-            "tool_choice": request.get("tool_choice") or "auto",
-            "truncation": "disabled",
-            "parallel_tool_calls": request.get("parallel_tool_calls", True),
-            "text": _echo_text(request.get("text")),
-            "temperature": _or_default(request.get("temperature"), 1.0),
-            "top_p": _or_default(request.get("top_p"), 1.0),
-            "presence_penalty": _or_default(request.get("presence_penalty"), 0.0),
-            "frequency_penalty": _or_default(request.get("frequency_penalty"), 0.0),
-            "top_logprobs": _or_default(request.get("top_logprobs"), 0),
-            "reasoning": _echo_reasoning(request.get("reasoning")),
-            "usage": _map_usage(self._usage) if status != "in_progress" and self._usage else None,
-            "max_output_tokens": request.get("max_output_tokens"),
-            "max_tool_calls": request.get("max_tool_calls"),
-            "store": False,
-            "background": False,
-            "service_tier": self._service_tier or "default",
-            "metadata": request.get("metadata") or {},
-            "safety_identifier": request.get("safety_identifier"),
-            "prompt_cache_key": request.get("prompt_cache_key"),
-        }
-        if request.get("user") is not None:
-            data["user"] = request["user"]
-        try:
-            return _response_adapter().validate_python(data)
-        except ValidationError as error:
-            first = error.errors()[0]
-            location = ".".join(str(part) for part in first["loc"]) or "<root>"
-            raise APIResponseValidationError(
-                f"chat reply does not map to a valid Response: at {location}: {first['msg']}", provider=self.provider
-            ) from error
+        usage = _map_usage(self._usage) if status != "in_progress" and self._usage else None
+        return synthesized_response(
+            self.provider,
+            self.request,
+            response_id=self._id,
+            created_at=self._created,
+            model=self._model,
+            status=status,
+            output=output,
+            usage=usage,
+            incomplete=incomplete,
+            error=error,
+            service_tier=self._service_tier,
+            what="chat reply",
+        )
 
     def _part_event(self, kind: str, item: _Item, index: int, part: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -1084,34 +1038,6 @@ class ChatStreamTranslator:
             raise APIResponseValidationError(
                 f"internal: synthesized {event['type']} event is invalid: {error.errors()[0]}", provider=self.provider
             ) from error
-
-
-_SERVICE_TIERS = frozenset({"auto", "default", "flex", "scale", "priority", "fast", "ultrafast"})
-"""The Responses ``service_tier`` values (OpenAI spec, ``ServiceTier``)."""
-
-
-def _echo_text(text: Any) -> Any:
-    """The request's ``text`` as the response echoes it: a json_schema format with ``description`` and
-    ``strict`` present (required in OpenResponses; ``strict`` defaults to false in the OpenAI reference)."""
-    if not isinstance(text, Mapping):
-        return {"format": {"type": "text"}}
-    text = cast("Mapping[str, Any]", text)
-    fmt = text.get("format")
-    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
-        fmt = {"description": None, "strict": False, **cast("Mapping[str, Any]", fmt)}
-        return {**text, "format": fmt}
-    return text if fmt is not None else {**text, "format": {"type": "text"}}
-
-
-def _echo_reasoning(reasoning: Any) -> Any:
-    """The request's ``reasoning`` with ``effort`` and ``summary`` present (required-nullable in OpenResponses)."""
-    if not isinstance(reasoning, Mapping):
-        return reasoning
-    return {"effort": None, "summary": None, **cast("Mapping[str, Any]", reasoning)}
-
-
-def _or_default(value: Any, default: float) -> Any:
-    return default if value is None else value
 
 
 def _text_part(text: str) -> dict[str, Any]:
