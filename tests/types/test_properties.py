@@ -75,6 +75,10 @@ def _inline(node: Any, schemas: dict[str, Any], depth: int) -> Any:
             members = node.get(keyword)
             if depth > 0 and isinstance(members, list) and len(members) > _NESTED_UNION_WIDTH:
                 node = {**node, keyword: members[:_NESTED_UNION_WIDTH]}
+        if "$recursiveRef" in node:
+            # JSON Schema 2019-09 (CompoundFilter.filters items); hypothesis-jsonschema does not
+            # know the keyword and would draw anything there, ``null`` included. Not drawn at all.
+            return False
         ref = node.get("$ref")
         if isinstance(ref, str):
             if depth > 8:
