@@ -18,6 +18,7 @@ from polyresponses.router._errors import InvalidRequestError, MissingAPIKeyError
 from polyresponses.router._providers import PROVIDERS, Provider
 from polyresponses.router._wire import to_wire, validate_request
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
+from polyresponses.router.dialects import anthropic_messages as anthropic_dialect
 from polyresponses.router.dialects import chat_completions as chat_dialect
 from polyresponses.router.dialects import openai_responses as responses_dialect
 
@@ -53,6 +54,12 @@ def plan_create(provider: Provider, body: dict[str, Any]) -> DialectPlan:
                 chat_dialect.build_create(body, provider=name, options=provider.chat),
                 partial(chat_dialect.parse_response, provider=name, request=body),
                 partial(chat_dialect.ChatStreamTranslator, name, body),
+            )
+        case "anthropic_messages":
+            return (
+                anthropic_dialect.build_create(body, provider=name),
+                partial(anthropic_dialect.parse_response, provider=name, request=body),
+                partial(anthropic_dialect.AnthropicStreamTranslator, name, body),
             )
         case _:
             assert_never(provider.dialect)
@@ -91,7 +98,9 @@ def resolve_target_parts(
     if provider.name == "azureopenai" and not base.endswith("/openai/v1"):
         # Azure OpenAI v1 API: {endpoint}/openai/v1/responses (Microsoft Learn, "Azure OpenAI v1 API").
         base += "/openai/v1"
-    headers = {provider.auth_header: f"{provider.auth_scheme} {key}".strip()} if key else {}
+    headers = dict(provider.headers)
+    if key:
+        headers[provider.auth_header] = f"{provider.auth_scheme} {key}".strip()
     return base, headers, key or None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from polyresponses.router.dialects.anthropic_messages import ANTHROPIC_VERSION
 from polyresponses.router.dialects.chat_completions import ChatOptions
 
 __all__ = [
@@ -28,8 +29,8 @@ __all__ = [
     "with_dialect",
 ]
 
-Dialect = Literal["openai_responses", "chat_completions"]
-"""Wire dialects the router can speak; Anthropic and Gemini arrive with their own issues."""
+Dialect = Literal["openai_responses", "chat_completions", "anthropic_messages"]
+"""Wire dialects the router can speak (a module each under ``polyresponses.router.dialects``)."""
 
 Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens"]
 """Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference."""
@@ -91,6 +92,8 @@ class Provider:
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
     """Prefix of the header value; empty for raw-key headers such as Azure's ``api-key``."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Headers sent with every request (e.g. Anthropic's ``anthropic-version``)."""
     capabilities: Capabilities = field(default_factory=Capabilities)
     chat: ChatOptions = field(default_factory=ChatOptions)
     """How its ``/chat/completions`` differs from OpenAI's, for the chat dialect (native or chosen)."""
@@ -267,6 +270,19 @@ PROVIDERS: dict[str, Provider] = {
             docs="https://api-docs.deepseek.com/guides/responses_api",
             notes="POST https://api.deepseek.com/responses (no /v1); deepseek-v4-flash only; stateless",
         ),
+        Provider(
+            "anthropic",
+            "https://api.anthropic.com/v1",
+            dialect="anthropic_messages",
+            api_key_env="ANTHROPIC_API_KEY",
+            base_url_env="ANTHROPIC_BASE_URL",
+            auth_header="x-api-key",
+            auth_scheme="",
+            headers=(("anthropic-version", ANTHROPIC_VERSION),),
+            capabilities=Capabilities(tools=_FUNCTIONS),
+            docs="https://docs.claude.com/en/api/messages",
+            notes="max_tokens defaults to 4096 (+ the thinking budget); thinking blocks replay only to anthropic",
+        ),
         # Chat Completions providers (issue 4): their wire format is POST {base}/chat/completions.
         # Structured output and image input are True only where the provider's docs say so;
         # unverified ones are refused (use openai_compatible with dialect="chat_completions").
@@ -367,8 +383,8 @@ def with_dialect(provider: Provider, dialect: Dialect | None) -> Provider:
     """
     if dialect is None or dialect == provider.dialect:
         return provider
-    if dialect == "openai_responses":
-        raise ValueError(f"{provider.name} speaks Chat Completions only; it has no Responses endpoint")
+    if dialect != "chat_completions" or provider.dialect == "anthropic_messages":
+        raise ValueError(f"{provider.name} speaks {provider.dialect} only; it has no {dialect} endpoint")
     capabilities = replace(
         provider.capabilities,
         stored_state=False,

@@ -35,8 +35,12 @@ _CHAT_PROVIDERS = {"mistral", "cerebras", "perplexity", "moonshot", "sambanova",
 """Issue 4's Chat Completions providers (deepseek's chat endpoint is its row with dialect="chat_completions")."""
 
 
+_DIALECT_ROWS = {"anthropic": "anthropic_messages"}
+"""Rows of the other dialects' issues (5: Anthropic Messages)."""
+
+
 def test_every_provider_the_issue_names_is_a_row() -> None:
-    assert set(PROVIDERS) == _ISSUE_PROVIDERS | _CHAT_PROVIDERS
+    assert set(PROVIDERS) == _ISSUE_PROVIDERS | _CHAT_PROVIDERS | set(_DIALECT_ROWS)
     assert all(PROVIDERS[name].dialect == "chat_completions" for name in _CHAT_PROVIDERS)
     assert [p.name for p in polyresponses.providers()] == list(PROVIDERS)
 
@@ -44,7 +48,8 @@ def test_every_provider_the_issue_names_is_a_row() -> None:
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_rows_are_coherent(provider: str) -> None:
     row = PROVIDERS[provider]
-    assert row.dialect == ("chat_completions" if provider in _CHAT_PROVIDERS else "openai_responses")
+    expected = "chat_completions" if provider in _CHAT_PROVIDERS else _DIALECT_ROWS.get(provider, "openai_responses")
+    assert row.dialect == expected
     if row.dialect == "chat_completions":
         assert row.capabilities.tools <= {"function"} and not row.capabilities.stored_state
         assert not row.capabilities.endpoints and not row.capabilities.background
@@ -115,7 +120,7 @@ def test_openai_compatible_needs_a_base_url() -> None:
 
 
 def test_unknown_provider_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known: azureopenai"):
+    with pytest.raises(ValueError, match="known: anthropic, azureopenai"):
         get_provider("nope")
 
 
