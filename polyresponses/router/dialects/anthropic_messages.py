@@ -306,7 +306,7 @@ def _map_tools(body: Mapping[str, Any], wire: dict[str, Any], provider: str) -> 
             "name": tool["name"],
             "input_schema": tool.get("parameters") or {"type": "object", "properties": {}},
         }
-        if tool.get("description"):
+        if tool.get("description") is not None:
             mapped["description"] = tool["description"]
         if tool.get("strict") is not None:
             mapped["strict"] = tool["strict"]
@@ -537,7 +537,8 @@ class AnthropicStreamTranslator:
             failure = event.response.error
             message = failure.message if failure is not None else "response.failed"
             body = event.model_dump(mode="json", by_alias=True, exclude_none=True)
-            return StreamError(f"response failed: {message}", provider=self.provider, body=body, partial=event.response)
+            partial = self.final if self.final is not None else event.response  # finalised: output_text filled
+            return StreamError(f"response failed: {message}", provider=self.provider, body=body, partial=partial)
         return None
 
     def _translate(self, sse_events: list[ServerSentEvent]) -> list[ResponseStreamEvent]:
