@@ -690,7 +690,7 @@ def test_refusals_come_before_the_network() -> None:
         client.responses.create(model="m", input="hi", background=True)
     with pytest.raises(UnsupportedFeatureError):
         client.responses.retrieve("resp_1")
-    with pytest.raises(ValueError, match="Chat Completions only"):
+    with pytest.raises(ValueError, match="speaks chat_completions only"):
         Client("mistral", api_key="k", dialect="openai_responses")
 
 
