@@ -23,6 +23,11 @@ text blocks are parts of one message), ``tool_use`` to ``function_call`` items w
 the ``tool_use`` id, thinking blocks to reasoning items. Server-tool blocks (``server_tool_use``,
 ``web_search_tool_result``, ...) have no Responses item here: they are kept in
 ``unknown_events``, as are ``citations_delta`` deltas, never dropped silently.
+
+Left out on purpose: ``prompt_cache_key`` (a cache-routing hint; Anthropic caches by
+``cache_control`` breakpoints, which callers pass as provider extras) and ``stream_options``.
+Usage reports ``reasoning_tokens`` 0: Anthropic counts thinking inside ``output_tokens`` and does
+not break it out.
 """
 
 from __future__ import annotations
