@@ -9,18 +9,27 @@ it is nullable and unknown, so synthesized streams pass ``polyresponses.testing.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
-from polyresponses.router._errors import APIResponseValidationError
+from polyresponses.router._errors import APIResponseValidationError, StreamError
+from polyresponses.router._response import finalise
 
 if TYPE_CHECKING:
     from polyresponses.types import Response, ResponseStreamEvent
 
-__all__ = ["SERVICE_TIERS", "event_adapter", "response_adapter", "synthesized_response"]
+__all__ = [
+    "SERVICE_TIERS",
+    "SynthesizedStream",
+    "event_adapter",
+    "output_text_part",
+    "response_adapter",
+    "synthesized_response",
+]
 
 SERVICE_TIERS = frozenset({"auto", "default", "flex", "scale", "priority", "fast", "ultrafast"})
 """The Responses ``service_tier`` values (OpenAI spec, ``ServiceTier``)."""
@@ -127,3 +136,128 @@ def _echo_reasoning(reasoning: Any) -> Any:
 
 def _or_default(value: Any, default: float) -> Any:
     return default if value is None else value
+
+
+def output_text_part(text: str) -> dict[str, Any]:
+    """An ``output_text`` content part as the synthesized events and items carry it."""
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+class SynthesizedStream:
+    """What a translator that *builds* the Responses lifecycle shares, whatever it reads.
+
+    Subclasses read their wire format (chat chunks, Anthropic events, ...) and call :meth:`_begin`,
+    :meth:`_emit` and :meth:`_end`; this class numbers the events, validates each against the
+    canonical union (a failure is our bug, reported as such), builds the complete response and
+    keeps ``final``/``snapshot``. The stream shells see the surface of
+    :class:`~polyresponses.router.dialects.StreamTranslatorLike`.
+    """
+
+    what = "reply"
+    """How errors name what was being read ("chat reply", "Anthropic message", ...)."""
+
+    def __init__(self, provider: str, request: Mapping[str, Any]) -> None:
+        self.provider = provider
+        self.request = request
+        self.final: Response | None = None
+        self.snapshot: Response | None = None
+        self.unknown_events: list[Any] = []
+        self._events: list[ResponseStreamEvent] = []
+        self._sequence = 0
+        self._started = False
+        self._id = ""
+        self._created = int(time.time())
+        self._model = str(request.get("model", ""))
+        self._usage: dict[str, Any] | None = None
+        self._service_tier: str | None = None
+        self._validate_event = event_adapter().validator.validate_python
+
+    @property
+    def done(self) -> bool:
+        return self.final is not None
+
+    def error_for(self, event: ResponseStreamEvent) -> StreamError | None:
+        """A ``response.failed`` event as the typed error, with the (finalised) failed response."""
+        if event.type != "response.failed":
+            return None
+        failure = event.response.error
+        message = failure.message if failure is not None else "response.failed"
+        code = f" (code {failure.code})" if failure is not None else ""
+        body = event.model_dump(mode="json", by_alias=True, exclude_none=True)
+        partial = self.final if self.final is not None else event.response
+        return StreamError(f"response failed: {message}{code}", provider=self.provider, body=body, partial=partial)
+
+    def _map_usage(self, usage: Mapping[str, Any]) -> dict[str, Any]:
+        """The wire usage as the Responses ``usage`` object."""
+        raise NotImplementedError
+
+    def _take(self) -> list[ResponseStreamEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def _begin(self, raw_id: Any, created: Any = None, model: Any = None) -> None:
+        """``response.created`` and ``response.in_progress``, once, with the wire's id, time and model."""
+        self._started = True
+        self._id = f"resp_{raw_id}" if isinstance(raw_id, str) and raw_id else f"resp_{uuid.uuid4().hex}"
+        if isinstance(created, int | float) and not isinstance(created, bool):
+            self._created = int(created)
+        if isinstance(model, str) and model:
+            self._model = model
+        response = self._response("in_progress", [])
+        self.snapshot = response
+        self._emit({"type": "response.created", "response": response})
+        self._emit({"type": "response.in_progress", "response": response})
+
+    def _end(
+        self,
+        output: list[dict[str, Any]],
+        status: str,
+        *,
+        incomplete: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """The terminal event for ``status`` (completed, incomplete or failed); ``final`` is set."""
+        response = self._response(status, output, incomplete=incomplete, error=error)
+        kind = {"completed": "response.completed", "failed": "response.failed"}.get(status, "response.incomplete")
+        self._emit({"type": kind, "response": response})
+        self.final = finalise(response.model_copy())
+        self.snapshot = response
+
+    def _response(
+        self,
+        status: str,
+        output: list[dict[str, Any]],
+        *,
+        incomplete: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> Response:
+        usage = self._map_usage(self._usage) if status != "in_progress" and self._usage else None
+        return synthesized_response(
+            self.provider,
+            self.request,
+            response_id=self._id,
+            created_at=self._created,
+            model=self._model,
+            status=status,
+            output=output,
+            usage=usage,
+            incomplete=incomplete,
+            error=error,
+            service_tier=self._service_tier,
+            what=self.what,
+        )
+
+    def _part_event(
+        self, kind: str, item_id: str, output_index: int, index: int, part: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"type": kind, "item_id": item_id, "output_index": output_index, "content_index": index, "part": part}
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        event["sequence_number"] = self._sequence
+        self._sequence += 1
+        try:
+            self._events.append(self._validate_event(event))
+        except ValidationError as error:  # a bug here, not the provider's: say exactly what
+            raise APIResponseValidationError(
+                f"internal: synthesized {event['type']} event is invalid: {error.errors()[0]}", provider=self.provider
+            ) from error

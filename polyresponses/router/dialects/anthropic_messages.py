@@ -34,23 +34,19 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import ValidationError
-
 from polyresponses.router._errors import (
     APIResponseValidationError,
     InvalidRequestError,
-    StreamError,
     UnsupportedFeatureError,
 )
 from polyresponses.router._response import finalise
 from polyresponses.router._sse import ServerSentEvent, SSEDecoder
-from polyresponses.router.dialects._synth import event_adapter, synthesized_response
+from polyresponses.router.dialects._synth import SynthesizedStream, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
 if TYPE_CHECKING:
@@ -470,33 +466,23 @@ class _Item:
     data: dict[str, Any] | None = None
 
 
-class AnthropicStreamTranslator:
+class AnthropicStreamTranslator(SynthesizedStream):
     """Anthropic Messages SSE → Responses events: ``feed(bytes)``/``finish()``, or ``consume(event)``.
 
     Same surface as the other translators (``final``, ``snapshot``, ``done``, ``partial()``,
     ``error_for()``, ``unknown_events``, ``whole_reply()``), so the stream shells drive any of them.
     """
 
+    what = "Anthropic message"
+
     def __init__(self, provider: str, request: Mapping[str, Any]) -> None:
-        self.provider = provider
-        self.request = request
-        self.final: Response | None = None
-        self.snapshot: Response | None = None
-        self.unknown_events: list[Any] = []
+        super().__init__(provider, request)
         self._decoder = SSEDecoder()
-        self._events: list[ResponseStreamEvent] = []
-        self._sequence = 0
-        self._started = False
-        self._id = ""
-        self._created = int(time.time())
-        self._model = str(request.get("model", ""))
         self._items: list[_Item] = []
         self._by_block: dict[int, _Item] = {}
         self._message: _Item | None = None
         self._stop_reason: str | None = None
-        self._usage: dict[str, Any] = {}
         self._error: dict[str, Any] | None = None
-        self._validate_event = event_adapter().validator.validate_python
 
     # ----------------------------------------------------------------------------- driving
 
@@ -525,10 +511,6 @@ class AnthropicStreamTranslator:
         self.close()
         return self._take()
 
-    @property
-    def done(self) -> bool:
-        return self.final is not None
-
     def partial(self) -> Response | None:
         """What arrived so far, as an in-progress response (finished items complete)."""
         if self.final is not None:
@@ -536,15 +518,6 @@ class AnthropicStreamTranslator:
         if not self._started:
             return None
         return finalise(self._response("in_progress", [self._item_data(item) for item in self._items]))
-
-    def error_for(self, event: ResponseStreamEvent) -> StreamError | None:
-        if event.type == "response.failed":
-            failure = event.response.error
-            message = failure.message if failure is not None else "response.failed"
-            body = event.model_dump(mode="json", by_alias=True, exclude_none=True)
-            partial = self.final if self.final is not None else event.response  # finalised: output_text filled
-            return StreamError(f"response failed: {message}", provider=self.provider, body=body, partial=partial)
-        return None
 
     def _translate(self, sse_events: list[ServerSentEvent]) -> list[ResponseStreamEvent]:
         for sse in sse_events:
@@ -563,10 +536,6 @@ class AnthropicStreamTranslator:
                 )
             self.consume(cast("dict[str, Any]", event))
         return self._take()
-
-    def _take(self) -> list[ResponseStreamEvent]:
-        events, self._events = self._events, []
-        return events
 
     # ----------------------------------------------------------------------------- events
 
@@ -588,9 +557,7 @@ class AnthropicStreamTranslator:
                 delta = event.get("delta") or {}
                 if delta.get("stop_reason") is not None:
                     self._stop_reason = delta["stop_reason"]
-                usage = event.get("usage")
-                if isinstance(usage, Mapping):
-                    self._usage.update({k: v for k, v in usage.items() if v is not None})
+                self._add_usage(event.get("usage"))
             case "message_stop":
                 self.close()
             case "ping":
@@ -610,17 +577,17 @@ class AnthropicStreamTranslator:
     def _start(self, message: Mapping[str, Any]) -> None:
         if self._started:
             return
-        self._started = True
-        raw_id = message.get("id")
-        self._id = f"resp_{raw_id}" if isinstance(raw_id, str) and raw_id else f"resp_{uuid.uuid4().hex}"
-        if isinstance(message.get("model"), str) and message["model"]:
-            self._model = message["model"]
-        if isinstance(message.get("usage"), Mapping):
-            self._usage.update({k: v for k, v in message["usage"].items() if v is not None})
-        response = self._response("in_progress", [])
-        self.snapshot = response
-        self._emit({"type": "response.created", "response": response})
-        self._emit({"type": "response.in_progress", "response": response})
+        self._add_usage(message.get("usage"))
+        self._begin(message.get("id"), None, message.get("model"))
+
+    def _add_usage(self, usage: Any) -> None:
+        """Usage arrives in parts (message_start, then message_delta): later counts win."""
+        if isinstance(usage, Mapping):
+            fresh = {k: v for k, v in cast("Mapping[str, Any]", usage).items() if v is not None}
+            self._usage = {**(self._usage or {}), **fresh}
+
+    def _map_usage(self, usage: Mapping[str, Any]) -> dict[str, Any]:
+        return _map_usage(usage)
 
     def _open(self, kind: Literal["message", "reasoning", "function_call"], prefix: str) -> _Item:
         index = len(self._items)
@@ -652,7 +619,15 @@ class AnthropicStreamTranslator:
                     )
                 item.parts.append([])
                 self._by_block[index] = item
-                self._emit(self._part_event("response.content_part.added", item, len(item.parts) - 1, _text_part("")))
+                self._emit(
+                    self._part_event(
+                        "response.content_part.added",
+                        item.id,
+                        item.output_index,
+                        len(item.parts) - 1,
+                        output_text_part(""),
+                    )
+                )
                 if block.get("text"):
                     self._text_delta(item, block["text"])
             case "thinking" | "redacted_thinking":
@@ -675,7 +650,13 @@ class AnthropicStreamTranslator:
                 )
                 if kind == "thinking":
                     self._emit(
-                        self._part_event("response.content_part.added", item, 0, {"type": "reasoning_text", "text": ""})
+                        self._part_event(
+                            "response.content_part.added",
+                            item.id,
+                            item.output_index,
+                            0,
+                            {"type": "reasoning_text", "text": ""},
+                        )
                     )
                     if block.get("thinking"):
                         self._reasoning_delta(item, block["thinking"])
@@ -799,7 +780,11 @@ class AnthropicStreamTranslator:
                     "logprobs": [],
                 }
             )
-            self._emit(self._part_event("response.content_part.done", item, index, _text_part(text)))
+            self._emit(
+                self._part_event(
+                    "response.content_part.done", item.id, item.output_index, index, output_text_part(text)
+                )
+            )
         self._finish_item(item)
 
     def _close_reasoning(self, item: _Item) -> None:
@@ -816,7 +801,13 @@ class AnthropicStreamTranslator:
                 }
             )
             self._emit(
-                self._part_event("response.content_part.done", item, 0, {"type": "reasoning_text", "text": text})
+                self._part_event(
+                    "response.content_part.done",
+                    item.id,
+                    item.output_index,
+                    0,
+                    {"type": "reasoning_text", "text": text},
+                )
             )
         self._finish_item(item)
 
@@ -847,7 +838,7 @@ class AnthropicStreamTranslator:
             status = "incomplete"
         match item.kind:
             case "message":
-                content = [_text_part("".join(pieces)) for pieces in item.parts]
+                content = [output_text_part("".join(pieces)) for pieces in item.parts]
                 return {"type": "message", "id": item.id, "role": "assistant", "status": status, "content": content}
             case "reasoning":
                 block = item.block or {}
@@ -887,61 +878,10 @@ class AnthropicStreamTranslator:
                     self._close_call(item)
         output = [self._item_data(item) for item in self._items]
         if self._error is not None:
-            response = self._response("failed", output, error=_map_error(self._error))
-            kind = "response.failed"
+            self._end(output, "failed", error=_map_error(self._error))
         else:
             status, details = _map_stop(self._stop_reason)
-            response = self._response(status, output, incomplete=details)
-            kind = "response.completed" if status == "completed" else "response.incomplete"
-        self._emit({"type": kind, "response": response})
-        self.final = finalise(response.model_copy())
-        self.snapshot = response
-
-    def _response(
-        self,
-        status: str,
-        output: list[dict[str, Any]],
-        *,
-        incomplete: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-    ) -> Response:
-        usage = _map_usage(self._usage) if status != "in_progress" and self._usage else None
-        return synthesized_response(
-            self.provider,
-            self.request,
-            response_id=self._id,
-            created_at=self._created,
-            model=self._model,
-            status=status,
-            output=output,
-            usage=usage,
-            incomplete=incomplete,
-            error=error,
-            what="Anthropic message",
-        )
-
-    def _part_event(self, kind: str, item: _Item, index: int, part: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": kind,
-            "item_id": item.id,
-            "output_index": item.output_index,
-            "content_index": index,
-            "part": part,
-        }
-
-    def _emit(self, event: dict[str, Any]) -> None:
-        event["sequence_number"] = self._sequence
-        self._sequence += 1
-        try:
-            self._events.append(self._validate_event(event))
-        except ValidationError as error:  # a bug here, not the provider's: say exactly what
-            raise APIResponseValidationError(
-                f"internal: synthesized {event['type']} event is invalid: {error.errors()[0]}", provider=self.provider
-            ) from error
-
-
-def _text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+            self._end(output, status, incomplete=details)
 
 
 def _map_stop(reason: str | None) -> tuple[str, dict[str, Any] | None]:

@@ -29,25 +29,21 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pydantic import ValidationError
 from pydantic_core import from_json
 
 from polyresponses.router._errors import (
     APIResponseValidationError,
     InvalidRequestError,
-    StreamError,
     UnsupportedFeatureError,
 )
-from polyresponses.router._response import finalise
 from polyresponses.router._sse import ServerSentEvent, SSEDecoder
-from polyresponses.router.dialects._synth import SERVICE_TIERS, event_adapter, synthesized_response
+from polyresponses.router.dialects._synth import SERVICE_TIERS, SynthesizedStream, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
 if TYPE_CHECKING:
@@ -512,38 +508,27 @@ class _Item:
         return "".join(self.pieces)
 
 
-class ChatStreamTranslator:
+class ChatStreamTranslator(SynthesizedStream):
     """``chat.completion.chunk`` stream → Responses events: ``feed(bytes)``/``finish()``, or ``consume(chunk)``.
 
     Same surface as the Responses dialect's translator (``final``, ``done``, ``partial()``,
     ``error_for()``, ``unknown_events``), so the stream shells drive either.
     """
 
+    what = "chat reply"
+
     def __init__(self, provider: str, request: Mapping[str, Any]) -> None:
-        self.provider = provider
-        self.request = request
-        self.final: Response | None = None
-        self.snapshot: Response | None = None
-        self.unknown_events: list[Any] = []
+        super().__init__(provider, request)
         self._decoder = SSEDecoder()
-        self._events: list[ResponseStreamEvent] = []
-        self._sequence = 0
-        self._started = False
-        self._id = ""
-        self._created = 0
-        self._model = str(request.get("model", ""))
         self._items: list[_Item] = []
         self._message: _Item | None = None
         self._reasoning: _Item | None = None
         self._calls: dict[int, _Item] = {}
         self._finish_reason: str | None = None
-        self._usage: dict[str, Any] | None = None
-        self._service_tier: str | None = None
         self._error: dict[str, Any] | None = None
         self._reasoning_field = "reasoning_content"
         self._seen_done_marker = False
         self._text_delta_event = _text_delta_maker()
-        self._validate_event = event_adapter().validator.validate_python
 
     # -------------------------------------------------------------------------------- driving
 
@@ -564,10 +549,6 @@ class ChatStreamTranslator:
             events += self._take()
         return events
 
-    @property
-    def done(self) -> bool:
-        return self.final is not None
-
     def partial(self) -> Response | None:
         """What arrived so far: the finished items and the text of unfinished ones, status in_progress."""
         if self.final is not None:
@@ -575,17 +556,6 @@ class ChatStreamTranslator:
         if not self._started:
             return None
         return self._response("in_progress", [self._item_data(item) for item in self._items])
-
-    def error_for(self, event: ResponseStreamEvent) -> StreamError | None:
-        if event.type == "response.failed":
-            failure = event.response.error
-            message = failure.message if failure is not None else "response.failed"
-            code = f" (code {failure.code})" if failure is not None else ""
-            body = event.model_dump(mode="json", by_alias=True, exclude_none=True)
-            return StreamError(
-                f"response failed: {message}{code}", provider=self.provider, body=body, partial=event.response
-            )
-        return None
 
     def _translate(self, sse_events: list[ServerSentEvent]) -> list[ResponseStreamEvent]:
         for sse in sse_events:
@@ -646,10 +616,6 @@ class ChatStreamTranslator:
             self.consume(chunk)
         return self._take()
 
-    def _take(self) -> list[ResponseStreamEvent]:
-        events, self._events = self._events, []
-        return events
-
     # ------------------------------------------------------------------------------- chunks
 
     def consume(self, chunk: Mapping[str, Any]) -> None:
@@ -681,17 +647,10 @@ class ChatStreamTranslator:
                 self._finish_reason = choice["finish_reason"]
 
     def _start(self, chunk: Mapping[str, Any]) -> None:
-        self._started = True
-        raw_id = chunk.get("id")
-        self._id = f"resp_{raw_id}" if isinstance(raw_id, str) and raw_id else f"resp_{uuid.uuid4().hex}"
-        created = chunk.get("created")
-        self._created = int(created) if isinstance(created, int | float) else int(time.time())
-        if isinstance(chunk.get("model"), str) and chunk["model"]:
-            self._model = chunk["model"]
-        response = self._response("in_progress", [])
-        self.snapshot = response
-        self._emit({"type": "response.created", "response": response})
-        self._emit({"type": "response.in_progress", "response": response})
+        self._begin(chunk.get("id"), chunk.get("created"), chunk.get("model"))
+
+    def _map_usage(self, usage: Mapping[str, Any]) -> dict[str, Any]:
+        return _map_usage(usage)
 
     def _map_delta(self, delta: Mapping[str, Any]) -> None:
         for source in ("reasoning_content", "reasoning"):
@@ -750,7 +709,11 @@ class ChatStreamTranslator:
                     "item": {"type": "reasoning", "id": item.id, "summary": [], "content": [], "status": "in_progress"},
                 }
             )
-            self._emit(self._part_event("response.content_part.added", item, 0, {"type": "reasoning_text", "text": ""}))
+            self._emit(
+                self._part_event(
+                    "response.content_part.added", item.id, item.output_index, 0, {"type": "reasoning_text", "text": ""}
+                )
+            )
         item.pieces.append(text)
         self._emit(
             {
@@ -787,7 +750,9 @@ class ChatStreamTranslator:
         item = self._ensure_message()
         if not item.has_text:
             item.has_text = True
-            self._emit(self._part_event("response.content_part.added", item, 0, _text_part("")))
+            self._emit(
+                self._part_event("response.content_part.added", item.id, item.output_index, 0, output_text_part(""))
+            )
         item.pieces.append(text)
         self._emit(
             {
@@ -805,7 +770,11 @@ class ChatStreamTranslator:
         index = 1 if item.has_text else 0
         if item.refusal is None:
             item.refusal = ""
-            self._emit(self._part_event("response.content_part.added", item, index, {"type": "refusal", "refusal": ""}))
+            self._emit(
+                self._part_event(
+                    "response.content_part.added", item.id, item.output_index, index, {"type": "refusal", "refusal": ""}
+                )
+            )
         item.refusal += text
         self._emit(
             {
@@ -876,7 +845,7 @@ class ChatStreamTranslator:
                 "text": item.text,
             }
         )
-        self._emit(self._part_event("response.content_part.done", item, 0, part))
+        self._emit(self._part_event("response.content_part.done", item.id, item.output_index, 0, part))
         self._finish_item(item)
 
     def _close_message(self) -> None:
@@ -895,7 +864,11 @@ class ChatStreamTranslator:
                     "logprobs": [],
                 }
             )
-            self._emit(self._part_event("response.content_part.done", item, 0, _text_part(item.text)))
+            self._emit(
+                self._part_event(
+                    "response.content_part.done", item.id, item.output_index, 0, output_text_part(item.text)
+                )
+            )
         if item.refusal is not None:
             index = 1 if item.has_text else 0
             self._emit(
@@ -909,7 +882,11 @@ class ChatStreamTranslator:
             )
             self._emit(
                 self._part_event(
-                    "response.content_part.done", item, index, {"type": "refusal", "refusal": item.refusal}
+                    "response.content_part.done",
+                    item.id,
+                    item.output_index,
+                    index,
+                    {"type": "refusal", "refusal": item.refusal},
                 )
             )
         self._finish_item(item)
@@ -942,7 +919,7 @@ class ChatStreamTranslator:
             case "message":
                 content: list[dict[str, Any]] = []
                 if item.has_text:
-                    content.append(_text_part(item.text))
+                    content.append(output_text_part(item.text))
                 if item.refusal is not None:
                     content.append({"type": "refusal", "refusal": item.refusal})
                 return {"type": "message", "id": item.id, "role": "assistant", "status": status, "content": content}
@@ -986,62 +963,10 @@ class ChatStreamTranslator:
                 self._close_call(item)
         output = [self._item_data(item) for item in self._items]
         if self._error is not None:
-            response = self._response("failed", output, error=_map_error(self._error))
-            kind = "response.failed"
+            self._end(output, "failed", error=_map_error(self._error))
         else:
             status, details = _map_finish(self._finish_reason)
-            response = self._response(status, output, incomplete=details)
-            kind = "response.completed" if status == "completed" else "response.incomplete"
-        self._emit({"type": kind, "response": response})
-        self.final = finalise(response.model_copy())
-        self.snapshot = response
-
-    def _response(
-        self,
-        status: str,
-        output: list[dict[str, Any]],
-        *,
-        incomplete: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-    ) -> Response:
-        usage = _map_usage(self._usage) if status != "in_progress" and self._usage else None
-        return synthesized_response(
-            self.provider,
-            self.request,
-            response_id=self._id,
-            created_at=self._created,
-            model=self._model,
-            status=status,
-            output=output,
-            usage=usage,
-            incomplete=incomplete,
-            error=error,
-            service_tier=self._service_tier,
-            what="chat reply",
-        )
-
-    def _part_event(self, kind: str, item: _Item, index: int, part: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": kind,
-            "item_id": item.id,
-            "output_index": item.output_index,
-            "content_index": index,
-            "part": part,
-        }
-
-    def _emit(self, event: dict[str, Any]) -> None:
-        event["sequence_number"] = self._sequence
-        self._sequence += 1
-        try:
-            self._events.append(self._validate_event(event))
-        except ValidationError as error:  # a bug here, not the provider's: say exactly what
-            raise APIResponseValidationError(
-                f"internal: synthesized {event['type']} event is invalid: {error.errors()[0]}", provider=self.provider
-            ) from error
-
-
-def _text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+            self._end(output, status, incomplete=details)
 
 
 def _map_finish(reason: str | None) -> tuple[str, dict[str, Any] | None]:
