@@ -247,6 +247,10 @@ class SynthesizedStream:
             what=self.what,
         )
 
+    def _item_event(self, kind: str, item_id: str, output_index: int, **fields: Any) -> None:
+        """Emit an event about one output item (deltas, ``*.done``): its id and index, then ``fields``."""
+        self._emit({"type": kind, "item_id": item_id, "output_index": output_index, **fields})
+
     def _part_event(
         self, kind: str, item_id: str, output_index: int, index: int, part: dict[str, Any]
     ) -> dict[str, Any]:

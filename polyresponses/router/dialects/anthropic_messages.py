@@ -727,39 +727,22 @@ class AnthropicStreamTranslator(SynthesizedStream):
 
     def _text_delta(self, item: _Item, text: str) -> None:
         item.parts[-1].append(text)
-        self._emit(
-            {
-                "type": "response.output_text.delta",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "content_index": len(item.parts) - 1,
-                "delta": text,
-                "logprobs": [],
-            }
+        self._item_event(
+            "response.output_text.delta",
+            item.id,
+            item.output_index,
+            content_index=len(item.parts) - 1,
+            delta=text,
+            logprobs=[],
         )
 
     def _reasoning_delta(self, item: _Item, text: str) -> None:
         item.parts[0].append(text)
-        self._emit(
-            {
-                "type": "response.reasoning_text.delta",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "content_index": 0,
-                "delta": text,
-            }
-        )
+        self._item_event("response.reasoning_text.delta", item.id, item.output_index, content_index=0, delta=text)
 
     def _arguments_delta(self, item: _Item, text: str) -> None:
         item.parts[0].append(text)
-        self._emit(
-            {
-                "type": "response.function_call_arguments.delta",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "delta": text,
-            }
-        )
+        self._item_event("response.function_call_arguments.delta", item.id, item.output_index, delta=text)
 
     # ----------------------------------------------------------------------------- closing
 
@@ -770,15 +753,8 @@ class AnthropicStreamTranslator(SynthesizedStream):
         self._message = None
         for index, pieces in enumerate(item.parts):
             text = "".join(pieces)
-            self._emit(
-                {
-                    "type": "response.output_text.done",
-                    "item_id": item.id,
-                    "output_index": item.output_index,
-                    "content_index": index,
-                    "text": text,
-                    "logprobs": [],
-                }
+            self._item_event(
+                "response.output_text.done", item.id, item.output_index, content_index=index, text=text, logprobs=[]
             )
             self._emit(
                 self._part_event(
@@ -791,15 +767,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
         if item.block is not None and item.block.get("type") == "thinking":
             text = "".join(item.parts[0])
             item.block["thinking"] = text
-            self._emit(
-                {
-                    "type": "response.reasoning_text.done",
-                    "item_id": item.id,
-                    "output_index": item.output_index,
-                    "content_index": 0,
-                    "text": text,
-                }
-            )
+            self._item_event("response.reasoning_text.done", item.id, item.output_index, content_index=0, text=text)
             self._emit(
                 self._part_event(
                     "response.content_part.done",
@@ -814,14 +782,8 @@ class AnthropicStreamTranslator(SynthesizedStream):
     def _close_call(self, item: _Item) -> None:
         arguments = "".join(item.parts[0]) or "{}"
         item.parts[0] = [arguments]
-        self._emit(
-            {
-                "type": "response.function_call_arguments.done",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "name": item.name,
-                "arguments": arguments,
-            }
+        self._item_event(
+            "response.function_call_arguments.done", item.id, item.output_index, name=item.name, arguments=arguments
         )
         self._finish_item(item)
 

@@ -715,15 +715,7 @@ class ChatStreamTranslator(SynthesizedStream):
                 )
             )
         item.pieces.append(text)
-        self._emit(
-            {
-                "type": "response.reasoning_text.delta",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "content_index": 0,
-                "delta": text,
-            }
-        )
+        self._item_event("response.reasoning_text.delta", item.id, item.output_index, content_index=0, delta=text)
 
     def _ensure_message(self) -> _Item:
         item = self._message
@@ -754,15 +746,8 @@ class ChatStreamTranslator(SynthesizedStream):
                 self._part_event("response.content_part.added", item.id, item.output_index, 0, output_text_part(""))
             )
         item.pieces.append(text)
-        self._emit(
-            {
-                "type": "response.output_text.delta",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "content_index": 0,
-                "delta": text,
-                "logprobs": [],
-            }
+        self._item_event(
+            "response.output_text.delta", item.id, item.output_index, content_index=0, delta=text, logprobs=[]
         )
 
     def _refusal_delta(self, text: str) -> None:
@@ -776,15 +761,7 @@ class ChatStreamTranslator(SynthesizedStream):
                 )
             )
         item.refusal += text
-        self._emit(
-            {
-                "type": "response.refusal.delta",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "content_index": index,
-                "delta": text,
-            }
-        )
+        self._item_event("response.refusal.delta", item.id, item.output_index, content_index=index, delta=text)
 
     def _call_delta(self, call: Mapping[str, Any], position: int) -> None:
         key = call.get("index", position)
@@ -821,14 +798,7 @@ class ChatStreamTranslator(SynthesizedStream):
             arguments = json.dumps(arguments)
         if isinstance(arguments, str) and arguments:
             item.pieces.append(arguments)
-            self._emit(
-                {
-                    "type": "response.function_call_arguments.delta",
-                    "item_id": item.id,
-                    "output_index": item.output_index,
-                    "delta": arguments,
-                }
-            )
+            self._item_event("response.function_call_arguments.delta", item.id, item.output_index, delta=arguments)
 
     def _close_reasoning(self) -> None:
         item = self._reasoning
@@ -836,15 +806,7 @@ class ChatStreamTranslator(SynthesizedStream):
             return
         self._reasoning = None
         part = {"type": "reasoning_text", "text": item.text}
-        self._emit(
-            {
-                "type": "response.reasoning_text.done",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "content_index": 0,
-                "text": item.text,
-            }
-        )
+        self._item_event("response.reasoning_text.done", item.id, item.output_index, content_index=0, text=item.text)
         self._emit(self._part_event("response.content_part.done", item.id, item.output_index, 0, part))
         self._finish_item(item)
 
@@ -854,15 +816,8 @@ class ChatStreamTranslator(SynthesizedStream):
             return
         self._message = None
         if item.has_text:
-            self._emit(
-                {
-                    "type": "response.output_text.done",
-                    "item_id": item.id,
-                    "output_index": item.output_index,
-                    "content_index": 0,
-                    "text": item.text,
-                    "logprobs": [],
-                }
+            self._item_event(
+                "response.output_text.done", item.id, item.output_index, content_index=0, text=item.text, logprobs=[]
             )
             self._emit(
                 self._part_event(
@@ -871,14 +826,8 @@ class ChatStreamTranslator(SynthesizedStream):
             )
         if item.refusal is not None:
             index = 1 if item.has_text else 0
-            self._emit(
-                {
-                    "type": "response.refusal.done",
-                    "item_id": item.id,
-                    "output_index": item.output_index,
-                    "content_index": index,
-                    "refusal": item.refusal,
-                }
+            self._item_event(
+                "response.refusal.done", item.id, item.output_index, content_index=index, refusal=item.refusal
             )
             self._emit(
                 self._part_event(
@@ -892,14 +841,8 @@ class ChatStreamTranslator(SynthesizedStream):
         self._finish_item(item)
 
     def _close_call(self, item: _Item) -> None:
-        self._emit(
-            {
-                "type": "response.function_call_arguments.done",
-                "item_id": item.id,
-                "output_index": item.output_index,
-                "name": item.name,
-                "arguments": item.text,
-            }
+        self._item_event(
+            "response.function_call_arguments.done", item.id, item.output_index, name=item.name, arguments=item.text
         )
         self._finish_item(item)
 
