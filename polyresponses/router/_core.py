@@ -20,6 +20,7 @@ from polyresponses.router._wire import to_wire, validate_request
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 from polyresponses.router.dialects import anthropic_messages as anthropic_dialect
 from polyresponses.router.dialects import chat_completions as chat_dialect
+from polyresponses.router.dialects import gemini as gemini_dialect
 from polyresponses.router.dialects import openai_responses as responses_dialect
 
 if TYPE_CHECKING:
@@ -61,6 +62,12 @@ def plan_create(provider: Provider, body: dict[str, Any]) -> DialectPlan:
                 partial(anthropic_dialect.parse_response, provider=name, request=body),
                 partial(anthropic_dialect.AnthropicStreamTranslator, name, body),
             )
+        case "gemini":
+            return (
+                gemini_dialect.build_create(body, provider=name),
+                partial(gemini_dialect.parse_response, provider=name, request=body),
+                partial(gemini_dialect.GeminiStreamTranslator, name, body),
+            )
         case _:
             assert_never(provider.dialect)
 
@@ -88,6 +95,8 @@ def resolve_target_parts(
     anything touches the network.
     """
     key = api_key if api_key is not None else (environ.get(provider.api_key_env) if provider.api_key_env else None)
+    if key is None and provider.name == "gemini":
+        key = environ.get("GOOGLE_API_KEY")  # the Gemini API docs and google-genai accept either variable
     if not key and provider.key_required:
         raise MissingAPIKeyError(provider.name, provider.api_key_env or "<none>")
     base = api_base or (environ.get(provider.base_url_env) if provider.base_url_env else None) or provider.base_url

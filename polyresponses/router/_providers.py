@@ -29,7 +29,7 @@ __all__ = [
     "with_dialect",
 ]
 
-Dialect = Literal["openai_responses", "chat_completions", "anthropic_messages"]
+Dialect = Literal["openai_responses", "chat_completions", "anthropic_messages", "gemini"]
 """Wire dialects the router can speak (a module each under ``polyresponses.router.dialects``)."""
 
 Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens"]
@@ -283,6 +283,17 @@ PROVIDERS: dict[str, Provider] = {
             docs="https://docs.claude.com/en/api/messages",
             notes="max_tokens defaults to 4096 (+ the thinking budget); thinking blocks replay only to anthropic",
         ),
+        Provider(
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta",
+            dialect="gemini",
+            api_key_env="GEMINI_API_KEY",
+            auth_header="x-goog-api-key",
+            auth_scheme="",
+            capabilities=Capabilities(tools=_FUNCTIONS, stored_state=False),
+            docs="https://ai.google.dev/api/generate-content",
+            notes="key from GEMINI_API_KEY, else GOOGLE_API_KEY; thought signatures replay only to gemini",
+        ),
         # Chat Completions providers (issue 4): their wire format is POST {base}/chat/completions.
         # Structured output and image input are True only where the provider's docs say so;
         # unverified ones are refused (use openai_compatible with dialect="chat_completions").
@@ -383,7 +394,7 @@ def with_dialect(provider: Provider, dialect: Dialect | None) -> Provider:
     """
     if dialect is None or dialect == provider.dialect:
         return provider
-    if dialect != "chat_completions" or provider.dialect == "anthropic_messages":
+    if dialect != "chat_completions" or provider.dialect in ("anthropic_messages", "gemini"):
         raise ValueError(f"{provider.name} speaks {provider.dialect} only; it has no {dialect} endpoint")
     capabilities = replace(
         provider.capabilities,

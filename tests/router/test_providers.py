@@ -35,8 +35,8 @@ _CHAT_PROVIDERS = {"mistral", "cerebras", "perplexity", "moonshot", "sambanova",
 """Issue 4's Chat Completions providers (deepseek's chat endpoint is its row with dialect="chat_completions")."""
 
 
-_DIALECT_ROWS = {"anthropic": "anthropic_messages"}
-"""Rows of the other dialects' issues (5: Anthropic Messages)."""
+_DIALECT_ROWS = {"anthropic": "anthropic_messages", "gemini": "gemini"}
+"""Rows of the other dialects' issues (5: Anthropic Messages, 6: Gemini)."""
 
 
 def test_every_provider_the_issue_names_is_a_row() -> None:

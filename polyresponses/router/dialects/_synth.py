@@ -8,6 +8,7 @@ it is nullable and unknown, so synthesized streams pass ``polyresponses.testing.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from polyresponses.router._errors import APIResponseValidationError, StreamError
 from polyresponses.router._response import finalise
+from polyresponses.router._sse import ServerSentEvent, SSEDecoder
 
 if TYPE_CHECKING:
     from polyresponses.types import Response, ResponseStreamEvent
@@ -171,10 +173,57 @@ class SynthesizedStream:
         self._usage: dict[str, Any] | None = None
         self._service_tier: str | None = None
         self._validate_event = event_adapter().validator.validate_python
+        self._decoder = SSEDecoder()
 
     @property
     def done(self) -> bool:
         return self.final is not None
+
+    def feed(self, chunk: bytes) -> list[ResponseStreamEvent]:
+        return self._translate(self._decoder.feed(chunk))
+
+    def consume(self, event: Mapping[str, Any]) -> None:
+        """One parsed wire event or chunk; the Responses events it makes queue up for ``_take``."""
+        raise NotImplementedError
+
+    def partial(self) -> Response | None:
+        """What arrived so far: finished items whole, open ones as far as they got, status in_progress."""
+        if self.final is not None:
+            return self.final
+        if not self._started:
+            return None
+        return finalise(self._response("in_progress", self._output_so_far()))
+
+    def _output_so_far(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _translate(self, sse_events: list[ServerSentEvent]) -> list[ResponseStreamEvent]:
+        """Each SSE ``data`` as a JSON object to :meth:`consume`; anything after the end is kept aside."""
+        for sse in sse_events:
+            if self.final is not None:
+                self.unknown_events.append(sse)
+                continue
+            self.consume(self._json_object(sse.data, "stream event"))
+        return self._take()
+
+    def _json(self, data: str | bytes, what: str) -> Any:
+        """``data`` parsed, or an error naming what came instead (malformed JSON, an HTML page, ...)."""
+        try:
+            return json.loads(data)
+        except ValueError as error:
+            snippet = (data[:200].decode("utf-8", "replace") if isinstance(data, bytes) else data[:200]).strip()
+            kind = "an HTML page" if snippet[:1] == "<" else "malformed JSON"
+            raise APIResponseValidationError(
+                f"{what} is not JSON, got {kind}: {snippet!r}", provider=self.provider, body=snippet
+            ) from error
+
+    def _json_object(self, data: str | bytes, what: str) -> dict[str, Any]:
+        value = self._json(data, what)
+        if not isinstance(value, dict):
+            raise APIResponseValidationError(
+                f"{what} is not a JSON object: {str(value)[:200]!r}", provider=self.provider, body=str(value)[:500]
+            )
+        return cast("dict[str, Any]", value)
 
     def error_for(self, event: ResponseStreamEvent) -> StreamError | None:
         """A ``response.failed`` event as the typed error, with the (finalised) failed response."""

@@ -44,8 +44,6 @@ from polyresponses.router._errors import (
     InvalidRequestError,
     UnsupportedFeatureError,
 )
-from polyresponses.router._response import finalise
-from polyresponses.router._sse import ServerSentEvent, SSEDecoder
 from polyresponses.router.dialects._synth import SynthesizedStream, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -477,7 +475,6 @@ class AnthropicStreamTranslator(SynthesizedStream):
 
     def __init__(self, provider: str, request: Mapping[str, Any]) -> None:
         super().__init__(provider, request)
-        self._decoder = SSEDecoder()
         self._items: list[_Item] = []
         self._by_block: dict[int, _Item] = {}
         self._message: _Item | None = None
@@ -486,55 +483,19 @@ class AnthropicStreamTranslator(SynthesizedStream):
 
     # ----------------------------------------------------------------------------- driving
 
-    def feed(self, chunk: bytes) -> list[ResponseStreamEvent]:
-        return self._translate(self._decoder.feed(chunk))
-
     def finish(self) -> list[ResponseStreamEvent]:
         return self._translate(self._decoder.finish())
 
     def whole_reply(self, content: bytes) -> list[ResponseStreamEvent]:
         """A whole ``message`` (a reply, or a server that ignored ``stream: true``), as its events."""
-        try:
-            message = json.loads(content)
-        except ValueError as error:
-            snippet = content[:200].decode("utf-8", "replace")
-            kind = "an HTML page" if snippet.lstrip()[:1] == "<" else "malformed JSON"
-            raise APIResponseValidationError(
-                f"expected a JSON message, got {kind}: {snippet!r}", provider=self.provider, body=snippet
-            ) from error
-        if not isinstance(message, dict) or message.get("type") != "message":
+        message = self._json_object(content, "the reply")
+        if message.get("type") != "message":
             raise APIResponseValidationError(
                 "reply is not an Anthropic message (no type 'message')", provider=self.provider, body=str(message)[:500]
             )
-        for event in message_events(cast("dict[str, Any]", message)):
+        for event in message_events(message):
             self.consume(event)
         self.close()
-        return self._take()
-
-    def partial(self) -> Response | None:
-        """What arrived so far, as an in-progress response (finished items complete)."""
-        if self.final is not None:
-            return self.final
-        if not self._started:
-            return None
-        return finalise(self._response("in_progress", [self._item_data(item) for item in self._items]))
-
-    def _translate(self, sse_events: list[ServerSentEvent]) -> list[ResponseStreamEvent]:
-        for sse in sse_events:
-            if self.final is not None:
-                self.unknown_events.append(sse)
-                continue
-            try:
-                event = json.loads(sse.data)
-            except ValueError as error:
-                raise APIResponseValidationError(
-                    f"stream event is not JSON: {sse.data[:200]!r}", provider=self.provider, body=sse.data
-                ) from error
-            if not isinstance(event, dict):
-                raise APIResponseValidationError(
-                    f"stream event is not a JSON object: {sse.data[:200]!r}", provider=self.provider, body=sse.data
-                )
-            self.consume(cast("dict[str, Any]", event))
         return self._take()
 
     # ----------------------------------------------------------------------------- events
@@ -791,6 +752,9 @@ class AnthropicStreamTranslator(SynthesizedStream):
         item.done = True
         item.data = self._item_data(item)
         self._emit({"type": "response.output_item.done", "output_index": item.output_index, "item": item.data})
+
+    def _output_so_far(self) -> list[dict[str, Any]]:
+        return [self._item_data(item) for item in self._items]
 
     def _item_data(self, item: _Item) -> dict[str, Any]:
         if item.data is not None:

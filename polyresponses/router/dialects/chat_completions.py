@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_core import from_json
 
@@ -42,7 +42,7 @@ from polyresponses.router._errors import (
     InvalidRequestError,
     UnsupportedFeatureError,
 )
-from polyresponses.router._sse import ServerSentEvent, SSEDecoder
+from polyresponses.router._sse import ServerSentEvent
 from polyresponses.router.dialects._synth import SERVICE_TIERS, SynthesizedStream, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -418,22 +418,6 @@ def parse_response(content: bytes, *, provider: str, request: Mapping[str, Any])
     return translator.final
 
 
-def _read_completion(content: bytes, provider: str) -> dict[str, Any]:
-    try:
-        reply = json.loads(content)
-    except ValueError as error:
-        snippet = content[:200].decode("utf-8", "replace")
-        kind = "an HTML page" if snippet.lstrip()[:1] == "<" else "malformed JSON"
-        raise APIResponseValidationError(
-            f"expected a JSON chat.completion, got {kind}: {snippet!r}", provider=provider, body=snippet
-        ) from error
-    if not isinstance(reply, dict) or not isinstance(reply.get("choices"), list):
-        raise APIResponseValidationError(
-            "reply is not a chat.completion: no 'choices' list", provider=provider, body=str(reply)[:500]
-        )
-    return cast("dict[str, Any]", reply)
-
-
 def _as_chunk(reply: dict[str, Any]) -> dict[str, Any]:
     """A ``chat.completion`` as the single ``chat.completion.chunk`` it is equivalent to."""
     choices: list[dict[str, Any]] = []
@@ -519,7 +503,6 @@ class ChatStreamTranslator(SynthesizedStream):
 
     def __init__(self, provider: str, request: Mapping[str, Any]) -> None:
         super().__init__(provider, request)
-        self._decoder = SSEDecoder()
         self._items: list[_Item] = []
         self._message: _Item | None = None
         self._reasoning: _Item | None = None
@@ -532,13 +515,15 @@ class ChatStreamTranslator(SynthesizedStream):
 
     # -------------------------------------------------------------------------------- driving
 
-    def feed(self, chunk: bytes) -> list[ResponseStreamEvent]:
-        return self._translate(self._decoder.feed(chunk))
-
     def whole_reply(self, content: bytes) -> list[ResponseStreamEvent]:
         """A whole ``chat.completion`` (a reply, or a server that ignored ``stream: true``): read as
         the one chunk it equals, so it makes the same full, conformant event lifecycle."""
-        self.consume(_as_chunk(_read_completion(content, self.provider)))
+        reply = self._json_object(content, "the reply")
+        if not isinstance(reply.get("choices"), list):
+            raise APIResponseValidationError(
+                "reply is not a chat.completion: no 'choices' list", provider=self.provider, body=str(reply)[:500]
+            )
+        self.consume(_as_chunk(reply))
         self.close()
         return self._take()
 
@@ -548,14 +533,6 @@ class ChatStreamTranslator(SynthesizedStream):
             self.close()
             events += self._take()
         return events
-
-    def partial(self) -> Response | None:
-        """What arrived so far: the finished items and the text of unfinished ones, status in_progress."""
-        if self.final is not None:
-            return self.final
-        if not self._started:
-            return None
-        return self._response("in_progress", [self._item_data(item) for item in self._items])
 
     def _translate(self, sse_events: list[ServerSentEvent]) -> list[ResponseStreamEvent]:
         for sse in sse_events:
@@ -851,6 +828,9 @@ class ChatStreamTranslator(SynthesizedStream):
         data = self._item_data(item)
         item.data = data
         self._emit({"type": "response.output_item.done", "output_index": item.output_index, "item": data})
+
+    def _output_so_far(self) -> list[dict[str, Any]]:
+        return [self._item_data(item) for item in self._items]
 
     def _item_data(self, item: _Item) -> dict[str, Any]:
         if item.done and item.data is not None:
