@@ -44,6 +44,7 @@ from polyresponses.router._errors import (
     InvalidRequestError,
     UnsupportedFeatureError,
 )
+from polyresponses.router.dialects._refusals import STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -101,17 +102,7 @@ _MAPPED = frozenset(
     }
 )
 # Responses fields with no Messages equivalent: refused rather than dropped.
-_REFUSED = {
-    "max_tool_calls": "max_tool_calls",
-    "presence_penalty": "presence_penalty",
-    "frequency_penalty": "frequency_penalty",
-    "top_logprobs": "top_logprobs (logprobs)",
-    "background": "background",
-    "previous_response_id": "previous_response_id",
-    "conversation": "conversation",
-    "prompt": "prompt templates",
-    "prompt_cache_retention": "prompt_cache_retention",
-}
+_REFUSED = {**STATELESS_REFUSED, "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty"}
 
 
 # ------------------------------------------------------------------------------------ request
@@ -119,18 +110,7 @@ _REFUSED = {
 
 def build_create(body: Mapping[str, Any], *, provider: str) -> WireRequest:
     """The ``POST /messages`` request for a Responses request ``body`` (validated, by alias)."""
-    for name, feature in _REFUSED.items():
-        if body.get(name) not in (None, False):
-            raise UnsupportedFeatureError(provider, f"{feature} over Anthropic Messages")
-    if body.get("store") is True:
-        raise UnsupportedFeatureError(provider, "store=True over Anthropic Messages", "it keeps no responses")
-    if body.get("service_tier") not in (None, "auto", "default"):
-        raise UnsupportedFeatureError(provider, f"service_tier {body['service_tier']!r} over Anthropic Messages")
-    if body.get("truncation") not in (None, "disabled"):
-        raise UnsupportedFeatureError(provider, f"truncation {body['truncation']!r} over Anthropic Messages")
-    for name in body.get("include") or []:
-        if name != "reasoning.encrypted_content":  # always there: the thinking blocks travel in it
-            raise UnsupportedFeatureError(provider, f"include {name!r} over Anthropic Messages")
+    refuse_unsayable(body, provider=provider, route="Anthropic Messages", refused=_REFUSED)
 
     system, messages = _messages(body, provider)
     wire: dict[str, Any] = {"model": body["model"], "messages": messages}

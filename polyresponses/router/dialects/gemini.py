@@ -53,6 +53,7 @@ from polyresponses.router._errors import (
     InvalidRequestError,
     UnsupportedFeatureError,
 )
+from polyresponses.router.dialects._refusals import STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -112,15 +113,7 @@ _MAPPED = frozenset(
     }
 )
 # Responses fields with no generateContent equivalent: refused rather than dropped.
-_REFUSED = {
-    "max_tool_calls": "max_tool_calls",
-    "top_logprobs": "top_logprobs (logprobs)",
-    "background": "background",
-    "previous_response_id": "previous_response_id",
-    "conversation": "conversation",
-    "prompt": "prompt templates",
-    "prompt_cache_retention": "prompt_cache_retention",
-}
+_REFUSED = STATELESS_REFUSED
 # Provider extras that may also be set by the mapping: merged key by key (a conflict is an error).
 _MERGED_EXTRAS = frozenset({"generationConfig", "toolConfig"})
 
@@ -143,22 +136,11 @@ _MEDIA_TYPES = {
 
 def build_create(body: Mapping[str, Any], *, provider: str) -> WireRequest:
     """The ``POST /models/{model}:generateContent`` (or ``:streamGenerateContent?alt=sse``) request."""
-    for name, feature in _REFUSED.items():
-        if body.get(name) not in (None, False):
-            raise UnsupportedFeatureError(provider, f"{feature} over Gemini generateContent")
-    if body.get("store") is True:
-        raise UnsupportedFeatureError(provider, "store=True over Gemini generateContent", "it keeps no responses")
-    if body.get("service_tier") not in (None, "auto", "default"):
-        raise UnsupportedFeatureError(provider, f"service_tier {body['service_tier']!r} over Gemini generateContent")
-    if body.get("truncation") not in (None, "disabled"):
-        raise UnsupportedFeatureError(provider, f"truncation {body['truncation']!r} over Gemini generateContent")
+    refuse_unsayable(body, provider=provider, route="Gemini generateContent", refused=_REFUSED)
     if body.get("parallel_tool_calls") is False:
         raise UnsupportedFeatureError(
             provider, "parallel_tool_calls=False over Gemini generateContent", "Gemini has no switch for it"
         )
-    for name in body.get("include") or []:
-        if name != "reasoning.encrypted_content":  # always there: the thought signatures travel in it
-            raise UnsupportedFeatureError(provider, f"include {name!r} over Gemini generateContent")
 
     model = str(body["model"]).removeprefix("models/")
     system, contents = _contents(body, provider)

@@ -1,0 +1,44 @@
+"""The Responses request fields a stateless, non-OpenAI wire format cannot say, refused in one place.
+
+Anthropic Messages and Gemini (and any dialect like them) keep no responses, run nothing in the
+background and have no logprobs or prompt templates: asking for those raises the unsupported-feature
+error before the network, naming the field and the route, instead of dropping it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from polyresponses.router._errors import UnsupportedFeatureError
+
+__all__ = ["STATELESS_REFUSED", "refuse_unsayable"]
+
+STATELESS_REFUSED: Mapping[str, str] = {
+    "max_tool_calls": "max_tool_calls",
+    "top_logprobs": "top_logprobs (logprobs)",
+    "background": "background",
+    "previous_response_id": "previous_response_id",
+    "conversation": "conversation",
+    "prompt": "prompt templates",
+    "prompt_cache_retention": "prompt_cache_retention",
+}
+"""Body field → how the error names it."""
+
+
+def refuse_unsayable(
+    body: Mapping[str, Any], *, provider: str, route: str, refused: Mapping[str, str] = STATELESS_REFUSED
+) -> None:
+    """Raise for the first field of ``body`` that ``route`` (e.g. "Anthropic Messages") cannot express."""
+    for name, feature in refused.items():
+        if body.get(name) not in (None, False):
+            raise UnsupportedFeatureError(provider, f"{feature} over {route}")
+    if body.get("store") is True:
+        raise UnsupportedFeatureError(provider, f"store=True over {route}", "it keeps no responses")
+    if body.get("service_tier") not in (None, "auto", "default"):
+        raise UnsupportedFeatureError(provider, f"service_tier {body['service_tier']!r} over {route}")
+    if body.get("truncation") not in (None, "disabled"):
+        raise UnsupportedFeatureError(provider, f"truncation {body['truncation']!r} over {route}")
+    for name in body.get("include") or []:
+        if name != "reasoning.encrypted_content":  # always there: reasoning state travels in it
+            raise UnsupportedFeatureError(provider, f"include {name!r} over {route}")
