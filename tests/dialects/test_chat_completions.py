@@ -11,12 +11,15 @@ raw chunks add up to). Then the pure translator's corner cases and the refusals,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import polyresponses
 from polyresponses import AsyncClient, Client, UnsupportedFeatureError
@@ -832,3 +835,89 @@ async def test_a_json_reply_to_a_stream_request_makes_the_whole_lifecycle_async(
     assert final.output_text == "Hi there"
     _check_stream(events, final)
     await client.close()
+
+
+# ------------------------------------------------------- the plain-text fast path vs the full parse
+
+_ENVELOPES = st.fixed_dictionaries(
+    {"id": st.text(max_size=12), "created": st.integers(0, 2**40), "model": st.text(max_size=12)},
+    optional={
+        "service_tier": st.sampled_from(["default", "flex"]),
+        "system_fingerprint": st.one_of(st.none(), st.text(max_size=8)),
+        "usage": st.none(),
+        "obfuscation": st.text(max_size=8),
+    },
+)
+
+
+@given(
+    envelope=_ENVELOPES,
+    content=st.text(),
+    logprobs=st.booleans(),
+    ascii_only=st.booleans(),
+    twist=st.sampled_from(["none", "finish", "role", "usage", "index", "extra"]),
+)
+def test_the_plain_text_regex_agrees_with_the_json_parse(
+    envelope: dict[str, Any], content: str, logprobs: bool, ascii_only: bool, twist: str
+) -> None:
+    """Whatever it matches, the full parse reads as a text-only chunk with the same text; the
+    chunks it must leave to the full parse (a finish reason, a role, usage, another choice, an
+    unknown key) it does not match."""
+    choice: dict[str, Any] = {"index": 0, "delta": {"content": content}}
+    if logprobs:
+        choice["logprobs"] = None
+    choice["finish_reason"] = "stop" if twist == "finish" else None
+    if twist == "role":
+        choice["delta"] = {"role": "assistant", "content": content}
+    if twist == "index":
+        choice["index"] = 1
+    chunk: dict[str, Any] = {"id": envelope["id"], "object": "chat.completion.chunk", "created": envelope["created"]}
+    chunk["model"] = envelope["model"]
+    for name in ("service_tier", "system_fingerprint"):
+        if name in envelope:
+            chunk[name] = envelope[name]
+    chunk["choices"] = [choice]
+    if "usage" in envelope or twist == "usage":
+        chunk["usage"] = {"prompt_tokens": 1} if twist == "usage" else None
+    if "obfuscation" in envelope:
+        chunk["obfuscation"] = envelope["obfuscation"]
+    if twist == "extra":
+        chunk["x_vendor"] = 1
+    data = json.dumps(chunk, separators=(",", ":"), ensure_ascii=ascii_only)
+    match = chat._PLAIN_TEXT_CHUNK.fullmatch(data)
+    assert (match is not None) == (twist == "none")
+    if match is not None:
+        parsed = json.loads(data)
+        assert parsed["choices"] == [choice] and parsed["choices"][0]["delta"] == {"content": content}
+        assert json.loads(f'"{match.group(1)}"') == content
+
+
+def _all_events(raw: bytes, *, fast: bool, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    if not fast:
+        monkeypatch.setattr(chat, "_PLAIN_TEXT_CHUNK", re.compile(r"(?!)"))
+    translator = chat.ChatStreamTranslator("openai", {"model": "m"})
+    events = [e for start in range(0, len(raw), 4096) for e in translator.feed(raw[start : start + 4096])]
+    events += translator.finish()
+    monkeypatch.undo()
+    return [e.model_dump(mode="json", by_alias=True) for e in events]
+
+
+_STREAMS = [e for e in _OK if _is_stream(e)]
+
+
+@pytest.mark.parametrize("exchange", _STREAMS, ids=[e.id for e in _STREAMS])
+def test_the_fast_path_changes_no_event(exchange: Exchange, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every recorded chat stream makes the very same events with and without the fast path."""
+    raw = (exchange.response_text or "").encode()
+    assert _all_events(raw, fast=True, monkeypatch=monkeypatch) == _all_events(raw, fast=False, monkeypatch=monkeypatch)
+
+
+def test_the_fast_path_takes_the_long_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    frames, text = _long_chat_stream(300, first="text")
+    escaped = [frame.replace(b" w7", b' w7\\n\\"\\u00e9') for frame in frames]
+    raw = b"".join(escaped)
+    fast = _all_events(raw, fast=True, monkeypatch=monkeypatch)
+    assert fast == _all_events(raw, fast=False, monkeypatch=monkeypatch)
+    assert "".join(e["delta"] for e in fast if e["type"] == "response.output_text.delta") == text.replace(
+        " w7", ' w7\n"é'
+    )
