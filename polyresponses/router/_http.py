@@ -158,8 +158,29 @@ def status_error(target: Target, response: httpx.Response) -> APIStatusError:
         provider=target.provider,
         body=body,
         request_id=request_id_of(response.headers),
-        retry_after=_retry_after(response.headers),
+        retry_after=_header_or_body_delay(response.headers, body),
     )
+
+
+def _header_or_body_delay(headers: httpx.Headers, body: Any) -> float | None:
+    delay = _retry_after(headers)
+    return delay if delay is not None else _retry_info(body)
+
+
+def _retry_info(body: Any) -> float | None:
+    """Google's ``google.rpc.RetryInfo`` detail (``{"retryDelay": "3.5s"}`` in ``error.details``), which
+    the Gemini API sends with 429s instead of a ``Retry-After`` header (AIP-193, "Error details")."""
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else []:
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = detail.get("retryDelay")
+            if isinstance(delay, str) and delay.endswith("s"):
+                try:
+                    return float(delay[:-1])
+                except ValueError:
+                    return None
+    return None
 
 
 def _transport_error(target: Target, error: httpx.HTTPError, url: str) -> APIConnectionError:

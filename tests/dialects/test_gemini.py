@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from polyresponses import AsyncClient, Client, UnsupportedFeatureError
-from polyresponses.router._errors import APIError, InvalidRequestError, StreamError
+from polyresponses.router._errors import APIError, InvalidRequestError, RateLimitError, StreamError
 from polyresponses.router.dialects import gemini
 from polyresponses.testing import OPENRESPONSES_UNKNOWN_TYPE, check_stream
 from polyresponses.types import Response, ResponseStreamEvent
@@ -879,3 +879,30 @@ def test_every_recorded_reply_validates_against_google_genai(exchange: Exchange)
         # Newer than google-genai 3.6.1's types: the only field the recorded replies add to them.
         chunk.get("usageMetadata", {}).pop("serviceTier", None)
         types.GenerateContentResponse.model_validate_json(json.dumps(chunk))
+
+
+_RESOURCE_EXHAUSTED = {
+    "error": {
+        "code": 429,
+        "message": "Resource has been exhausted (e.g. check quota).",
+        "status": "RESOURCE_EXHAUSTED",
+        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.05s"}],
+    }
+}
+
+
+def test_a_429_waits_as_long_as_google_retry_info_says() -> None:
+    """Gemini puts the wait in ``error.details`` (google.rpc.RetryInfo), not in a Retry-After header."""
+    reply = next(e.response_json for e in _OK if not _is_stream(e) and e.cassette.startswith("text__"))
+    replies = [httpx.Response(429, json=_RESOURCE_EXHAUSTED), httpx.Response(200, json=reply)]
+    client = Client("gemini", api_key="k", max_retries=1, transport=httpx.MockTransport(lambda _: replies.pop(0)))
+    assert client.responses.create(model="gemini-2.5-flash", input="hi").output_text and not replies
+    failing = Client(
+        "gemini",
+        api_key="k",
+        max_retries=0,
+        transport=httpx.MockTransport(lambda _: httpx.Response(429, json=_RESOURCE_EXHAUSTED)),
+    )
+    with pytest.raises(RateLimitError, match="exhausted") as caught:
+        failing.responses.create(model="gemini-2.5-flash", input="hi")
+    assert caught.value.retry_after == 0.05
