@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, assert_never, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -28,6 +28,7 @@ __all__ = [
     "SERVICE_TIERS",
     "SynthesizedStream",
     "event_adapter",
+    "function_call_item",
     "output_text_part",
     "response_adapter",
     "synthesized_response",
@@ -138,6 +139,18 @@ def _echo_reasoning(reasoning: Any) -> Any:
 
 def _or_default(value: Any, default: float) -> Any:
     return default if value is None else value
+
+
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:
+    """A ``function_call`` output item (OpenAI spec, ``FunctionToolCall``)."""
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+        "status": status,
+    }
 
 
 def output_text_part(text: str) -> dict[str, Any]:
@@ -295,6 +308,31 @@ class SynthesizedStream:
             service_tier=self._service_tier,
             what=self.what,
         )
+
+    def _item_added(
+        self,
+        output_index: int,
+        item_id: str,
+        kind: Literal["message", "reasoning", "function_call"],
+        *,
+        call_id: str = "",
+        name: str = "",
+    ) -> None:
+        """``response.output_item.added`` with the empty, in-progress item of ``kind``."""
+        item: dict[str, Any]
+        match kind:
+            case "message":
+                item = {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress", "content": []}
+            case "reasoning":
+                item = {"type": "reasoning", "id": item_id, "summary": [], "content": [], "status": "in_progress"}
+            case "function_call":
+                item = function_call_item(item_id, call_id, name, "", "in_progress")
+            case _:
+                assert_never(kind)
+        self._emit({"type": "response.output_item.added", "output_index": output_index, "item": item})
+
+    def _item_done(self, output_index: int, item: dict[str, Any]) -> None:
+        self._emit({"type": "response.output_item.done", "output_index": output_index, "item": item})
 
     def _item_event(self, kind: str, item_id: str, output_index: int, **fields: Any) -> None:
         """Emit an event about one output item (deltas, ``*.done``): its id and index, then ``fields``."""

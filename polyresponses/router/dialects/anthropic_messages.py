@@ -45,7 +45,7 @@ from polyresponses.router._errors import (
     UnsupportedFeatureError,
 )
 from polyresponses.router.dialects._refusals import STATELESS_REFUSED, refuse_unsayable
-from polyresponses.router.dialects._synth import SynthesizedStream, output_text_part
+from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
 if TYPE_CHECKING:
@@ -545,19 +545,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
                 item = self._message
                 if item is None:
                     item = self._message = self._open("message", "msg")
-                    self._emit(
-                        {
-                            "type": "response.output_item.added",
-                            "output_index": item.output_index,
-                            "item": {
-                                "type": "message",
-                                "id": item.id,
-                                "role": "assistant",
-                                "status": "in_progress",
-                                "content": [],
-                            },
-                        }
-                    )
+                    self._item_added(item.output_index, item.id, "message")
                 item.parts.append([])
                 self._by_block[index] = item
                 self._emit(
@@ -576,19 +564,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
                 item.block = dict(block)
                 item.parts.append([])
                 self._by_block[index] = item
-                self._emit(
-                    {
-                        "type": "response.output_item.added",
-                        "output_index": item.output_index,
-                        "item": {
-                            "type": "reasoning",
-                            "id": item.id,
-                            "summary": [],
-                            "content": [],
-                            "status": "in_progress",
-                        },
-                    }
-                )
+                self._item_added(item.output_index, item.id, "reasoning")
                 if kind == "thinking":
                     self._emit(
                         self._part_event(
@@ -607,20 +583,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
                 item.name = str(block.get("name") or "")
                 item.parts.append([])
                 self._by_block[index] = item
-                self._emit(
-                    {
-                        "type": "response.output_item.added",
-                        "output_index": item.output_index,
-                        "item": {
-                            "type": "function_call",
-                            "id": item.id,
-                            "call_id": item.call_id,
-                            "name": item.name,
-                            "arguments": "",
-                            "status": "in_progress",
-                        },
-                    }
-                )
+                self._item_added(item.output_index, item.id, "function_call", call_id=item.call_id, name=item.name)
                 initial = block.get("input")
                 if isinstance(initial, Mapping) and initial:
                     self._arguments_delta(item, json.dumps(initial))
@@ -731,7 +694,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
     def _finish_item(self, item: _Item) -> None:
         item.done = True
         item.data = self._item_data(item)
-        self._emit({"type": "response.output_item.done", "output_index": item.output_index, "item": item.data})
+        self._item_done(item.output_index, item.data)
 
     def _output_so_far(self) -> list[dict[str, Any]]:
         return [self._item_data(item) for item in self._items]
@@ -758,14 +721,7 @@ class AnthropicStreamTranslator(SynthesizedStream):
                     data["encrypted_content"] = encode_thinking(self.provider, block)
                 return data
             case "function_call":
-                return {
-                    "type": "function_call",
-                    "id": item.id,
-                    "call_id": item.call_id,
-                    "name": item.name,
-                    "arguments": "".join(item.parts[0]),
-                    "status": status,
-                }
+                return function_call_item(item.id, item.call_id, item.name, "".join(item.parts[0]), status)
 
     def close(self) -> None:
         """End the response: close open items in output order, then the terminal event."""

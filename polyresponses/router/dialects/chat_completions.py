@@ -44,7 +44,7 @@ from polyresponses.router._errors import (
     UnsupportedFeatureError,
 )
 from polyresponses.router._sse import ServerSentEvent
-from polyresponses.router.dialects._synth import SERVICE_TIERS, SynthesizedStream, output_text_part
+from polyresponses.router.dialects._synth import SERVICE_TIERS, SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
 if TYPE_CHECKING:
@@ -721,13 +721,7 @@ class ChatStreamTranslator(SynthesizedStream):
             if self._message is not None:
                 self._close_message()
             item = self._reasoning = self._open("reasoning", "rs")
-            self._emit(
-                {
-                    "type": "response.output_item.added",
-                    "output_index": item.output_index,
-                    "item": {"type": "reasoning", "id": item.id, "summary": [], "content": [], "status": "in_progress"},
-                }
-            )
+            self._item_added(item.output_index, item.id, "reasoning")
             self._emit(
                 self._part_event(
                     "response.content_part.added", item.id, item.output_index, 0, {"type": "reasoning_text", "text": ""}
@@ -742,19 +736,7 @@ class ChatStreamTranslator(SynthesizedStream):
             if self._reasoning is not None:
                 self._close_reasoning()
             item = self._message = self._open("message", "msg")
-            self._emit(
-                {
-                    "type": "response.output_item.added",
-                    "output_index": item.output_index,
-                    "item": {
-                        "type": "message",
-                        "id": item.id,
-                        "role": "assistant",
-                        "status": "in_progress",
-                        "content": [],
-                    },
-                }
-            )
+            self._item_added(item.output_index, item.id, "message")
         return item
 
     def _text_delta(self, text: str) -> None:
@@ -796,20 +778,7 @@ class ChatStreamTranslator(SynthesizedStream):
             call_id = call.get("id")
             item.call_id = call_id if isinstance(call_id, str) and call_id else f"call_{uuid.uuid4().hex[:24]}"
             item.name = function.get("name") or ""
-            self._emit(
-                {
-                    "type": "response.output_item.added",
-                    "output_index": item.output_index,
-                    "item": {
-                        "type": "function_call",
-                        "id": item.id,
-                        "call_id": item.call_id,
-                        "name": item.name,
-                        "arguments": "",
-                        "status": "in_progress",
-                    },
-                }
-            )
+            self._item_added(item.output_index, item.id, "function_call", call_id=item.call_id, name=item.name)
         elif not item.name and function.get("name"):
             item.name = function["name"]
         arguments = function.get("arguments")
@@ -869,7 +838,7 @@ class ChatStreamTranslator(SynthesizedStream):
         item.done = True
         data = self._item_data(item)
         item.data = data
-        self._emit({"type": "response.output_item.done", "output_index": item.output_index, "item": data})
+        self._item_done(item.output_index, data)
 
     def _output_so_far(self) -> list[dict[str, Any]]:
         return [self._item_data(item) for item in self._items]
@@ -900,14 +869,7 @@ class ChatStreamTranslator(SynthesizedStream):
                     data["encrypted_content"] = encode_reasoning(self.provider, self._reasoning_field, item.text)
                 return data
             case "function_call":
-                return {
-                    "type": "function_call",
-                    "id": item.id,
-                    "call_id": item.call_id,
-                    "name": item.name,
-                    "arguments": item.text,
-                    "status": status,
-                }
+                return function_call_item(item.id, item.call_id, item.name, item.text, status)
 
     # ------------------------------------------------------------------------------- the end
 

@@ -54,7 +54,7 @@ from polyresponses.router._errors import (
     UnsupportedFeatureError,
 )
 from polyresponses.router.dialects._refusals import STATELESS_REFUSED, refuse_unsayable
-from polyresponses.router.dialects._synth import SynthesizedStream, output_text_part
+from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
 if TYPE_CHECKING:
@@ -652,13 +652,7 @@ class GeminiStreamTranslator(SynthesizedStream):
     def _open_message(self) -> _Item:
         self._close_open()
         item = self._open_item = self._open("message", "msg")
-        self._emit(
-            {
-                "type": "response.output_item.added",
-                "output_index": item.output_index,
-                "item": {"type": "message", "id": item.id, "role": "assistant", "status": "in_progress", "content": []},
-            }
-        )
+        self._item_added(item.output_index, item.id, "message")
         self._emit(self._part_event("response.content_part.added", item.id, item.output_index, 0, output_text_part("")))
         return item
 
@@ -666,13 +660,7 @@ class GeminiStreamTranslator(SynthesizedStream):
         self._close_open()
         item = self._open_item = self._open("reasoning", "rs")
         item.kept = kept
-        self._emit(
-            {
-                "type": "response.output_item.added",
-                "output_index": item.output_index,
-                "item": {"type": "reasoning", "id": item.id, "summary": [], "content": [], "status": "in_progress"},
-            }
-        )
+        self._item_added(item.output_index, item.id, "reasoning")
         return item
 
     def _function_call(self, call: Mapping[str, Any]) -> None:
@@ -680,20 +668,7 @@ class GeminiStreamTranslator(SynthesizedStream):
         item = self._open("function_call", "fc")
         item.call_id = str(call.get("id") or f"call_{uuid.uuid4().hex[:24]}")
         item.name = str(call.get("name") or "")
-        self._emit(
-            {
-                "type": "response.output_item.added",
-                "output_index": item.output_index,
-                "item": {
-                    "type": "function_call",
-                    "id": item.id,
-                    "call_id": item.call_id,
-                    "name": item.name,
-                    "arguments": "",
-                    "status": "in_progress",
-                },
-            }
-        )
+        self._item_added(item.output_index, item.id, "function_call", call_id=item.call_id, name=item.name)
         arguments = json.dumps(call.get("args") or {})
         item.pieces.append(arguments)
         self._item_event("response.function_call_arguments.delta", item.id, item.output_index, delta=arguments)
@@ -751,7 +726,7 @@ class GeminiStreamTranslator(SynthesizedStream):
                 )
         item.done = True
         item.data = self._item_data(item)
-        self._emit({"type": "response.output_item.done", "output_index": item.output_index, "item": item.data})
+        self._item_done(item.output_index, item.data)
 
     def _output_so_far(self) -> list[dict[str, Any]]:
         return [self._item_data(item) for item in self._items]
@@ -779,14 +754,7 @@ class GeminiStreamTranslator(SynthesizedStream):
                     data["encrypted_content"] = encode_signature(self.provider, item.kept or {"parts": []})
                 return data
             case "function_call":
-                return {
-                    "type": "function_call",
-                    "id": item.id,
-                    "call_id": item.call_id,
-                    "name": item.name,
-                    "arguments": text,
-                    "status": status,
-                }
+                return function_call_item(item.id, item.call_id, item.name, text, status)
 
     def close(self) -> None:
         """End the response: close the open item, then the terminal event."""
