@@ -22,10 +22,10 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from polyresponses import AsyncClient, Client, UnsupportedFeatureError
 from polyresponses.router._errors import APIError, InternalServerError, InvalidRequestError, StreamError
 from polyresponses.router.dialects import anthropic_messages as anthropic
-from polyresponses.testing import OPENRESPONSES_UNKNOWN_TYPE, check_stream
 from polyresponses.types import Response, ResponseStreamEvent
 from tests._anthropic_recorded import AnthropicExchange, anthropic_exchanges
 from tests._recorded import Exchange, exchanges, sse_data
+from tests.dialects._replay import Replay, assert_conformant
 
 _MESSAGES = [
     e
@@ -170,23 +170,6 @@ def _normalised(body: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- replay
 
 
-class _Replay:
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
-        self.sent: list[httpx.Request] = []
-
-    def reply(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        exchange = self.exchange
-        content_type = "text/event-stream" if _is_stream(exchange) else "application/json"
-        body = exchange.response_text if exchange.response_text is not None else json.dumps(exchange.response_json)
-        return httpx.Response(exchange.status, headers={"content-type": content_type}, content=body.encode())
-
-    async def areply(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        return self.reply(request)
-
-
 def _recorded_message(exchange: Exchange) -> dict[str, Any]:
     """The whole message the recorded reply or stream stands for, assembled from the raw JSON."""
     if not _is_stream(exchange):
@@ -238,17 +221,7 @@ def _check_response(exchange: Exchange, response: Response) -> None:
     )
 
 
-def _assert_conformant(events: list[ResponseStreamEvent]) -> None:
-    """The checker, OpenResponses schema included; reasoning_text.* is OpenResponses' reasoning.* (known gap)."""
-    violations = [
-        v
-        for v in check_stream(events)
-        if not (v.rule == OPENRESPONSES_UNKNOWN_TYPE and events[v.index].type.startswith("response.reasoning_text."))
-    ]
-    assert not violations, "\n".join(map(str, violations))
-
-
-def _client(replay: _Replay) -> Client:
+def _client(replay: Replay) -> Client:
     return Client(
         "anthropic",
         api_key="sk-ant-test",
@@ -257,7 +230,7 @@ def _client(replay: _Replay) -> Client:
     )
 
 
-def _check_sent(replay: _Replay, exchange: Exchange) -> None:
+def _check_sent(replay: Replay, exchange: Exchange) -> None:
     request = replay.sent[0]
     assert request.url.path == "/v1/messages"
     assert request.headers["anthropic-version"] == anthropic.ANTHROPIC_VERSION
@@ -274,13 +247,13 @@ def _params(exchange: Exchange) -> dict[str, Any]:
 
 @pytest.mark.parametrize("exchange", _OK, ids=[e.id for e in _OK])
 def test_recorded_exchange_sync(exchange: Exchange) -> None:
-    replay = _Replay(exchange)
+    replay = Replay(exchange, stream=_is_stream(exchange))
     with _client(replay) as client:
         if _is_stream(exchange):
             with client.responses.stream(**_params(exchange)) as stream:
                 events = list(stream)
                 response = stream.get_final_response()
-            _assert_conformant(events)
+            assert_conformant(events)
             assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == response.output_text
         else:
             response = client.responses.create(**_params(exchange))
@@ -291,7 +264,7 @@ def test_recorded_exchange_sync(exchange: Exchange) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("exchange", _OK, ids=[e.id for e in _OK])
 async def test_recorded_exchange_async(exchange: Exchange) -> None:
-    replay = _Replay(exchange)
+    replay = Replay(exchange, stream=_is_stream(exchange))
     client = AsyncClient(
         "anthropic",
         api_key="sk-ant-test",
@@ -302,7 +275,7 @@ async def test_recorded_exchange_async(exchange: Exchange) -> None:
         async with client.responses.stream(**_params(exchange)) as stream:
             events = [event async for event in stream]
             response = await stream.get_final_response()
-        _assert_conformant(events)
+        assert_conformant(events)
     else:
         response = await client.responses.create(**_params(exchange))
     await client.close()
@@ -318,7 +291,7 @@ def test_most_recorded_requests_are_rebuilt_exactly() -> None:
 
 @pytest.mark.parametrize("exchange", _ERRORS, ids=[e.id for e in _ERRORS])
 def test_recorded_errors_are_typed(exchange: Exchange) -> None:
-    replay = _Replay(exchange)
+    replay = Replay(exchange, stream=_is_stream(exchange))
     with _client(replay) as client, pytest.raises(APIError) as caught:
         client.responses.create(**_params(exchange), max_retries=0)
     message = exchange.response_json["error"]["message"]
@@ -336,7 +309,7 @@ def test_thinking_and_tool_use_round_trip_byte_for_byte() -> None:
     """Turn 1 (thinking + tool call) given back with the tool output: the second request carries the
     thinking block exactly as the first reply had it, before the tool_use, in one assistant turn."""
     first = _thinking_tool_exchange()
-    replay = _Replay(first)
+    replay = Replay(first, stream=_is_stream(first))
     with _client(replay) as client:
         response = client.responses.create(**_responses_params(first.request_body))
     call = next(item for item in response.output if item.type == "function_call")
@@ -414,7 +387,7 @@ def test_an_overloaded_error_mid_stream_raises_with_the_partial_response() -> No
     )
     events, translator = _translate(raw)
     assert events[-1].type == "response.failed"
-    _assert_conformant(events)
+    assert_conformant(events)
     error = translator.error_for(events[-1])
     assert isinstance(error, StreamError) and "Overloaded (overloaded_error)" in str(error)
     assert error.partial is not None and error.partial.output_text == "Hel"
@@ -462,7 +435,7 @@ def test_max_tokens_is_incomplete_and_usage_counts_the_cache() -> None:
     assert final.usage.input_tokens_details.cached_tokens == 90
     call = final.output[0]
     assert call.type == "function_call" and (call.call_id, call.arguments) == ("toolu_1", '{"a": 1}')
-    _assert_conformant(events)
+    assert_conformant(events)
 
 
 def test_request_mapping() -> None:
@@ -664,7 +637,7 @@ def test_every_recorded_reply_and_stream_maps_to_our_types(exchange: AnthropicEx
         raw = text.encode()
         events = [e for start in range(0, len(raw), 29) for e in translator.feed(raw[start : start + 29])]
         events += translator.finish()
-        _assert_conformant(events)
+        assert_conformant(events)
         expected = "".join(
             e["delta"]["text"]
             for e in exchange.events()
@@ -672,7 +645,7 @@ def test_every_recorded_reply_and_stream_maps_to_our_types(exchange: AnthropicEx
         )
     else:
         events = translator.whole_reply(json.dumps(exchange.response_json).encode())
-        _assert_conformant(events)
+        assert_conformant(events)
         expected = "".join(b["text"] for b in exchange.response_json["content"] if b["type"] == "text")
     final = translator.final
     assert final is not None and final.output_text == expected

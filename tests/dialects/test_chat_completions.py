@@ -26,11 +26,11 @@ from polyresponses import AsyncClient, Client, UnsupportedFeatureError
 from polyresponses.router._errors import APIResponseValidationError, InvalidRequestError, StreamError
 from polyresponses.router._providers import PROVIDERS
 from polyresponses.router.dialects import chat_completions as chat
-from polyresponses.testing import OPENRESPONSES_UNKNOWN_TYPE, check_stream
 from polyresponses.types import Response, ResponseStreamEvent
 from tests._loopback import Exchange as LoopbackExchange
 from tests._loopback import LoopbackServer
 from tests._recorded import Exchange, exchanges, sse_data
+from tests.dialects._replay import Replay, assert_conformant
 
 # Parts of recorded requests the Responses API has no words for: these requests cannot be written
 # as a Responses request, so only their replies are replayed (documented in the issue 4 note).
@@ -183,23 +183,6 @@ def _normalised(body: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------- replay
 
 
-class _Replay:
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
-        self.sent: list[dict[str, Any]] = []
-
-    def reply(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(json.loads(request.content))
-        exchange = self.exchange
-        content_type = "text/event-stream" if _is_stream(exchange) else "application/json"
-        body = exchange.response_text if exchange.response_text is not None else json.dumps(exchange.response_json)
-        return httpx.Response(exchange.status, headers={"content-type": content_type}, content=body.encode())
-
-    async def areply(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        return self.reply(request)
-
-
 def _chunks(exchange: Exchange) -> list[dict[str, Any]]:
     return [json.loads(data) for data in sse_data(exchange.response_text or "") if data != "[DONE]"]
 
@@ -267,21 +250,7 @@ def _check_stream(events: list[ResponseStreamEvent], final: Response) -> None:
     assert [e.sequence_number for e in events] == list(range(len(events)))
     deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert deltas == final.output_text
-    _assert_conformant(events)
-
-
-def _assert_conformant(events: list[ResponseStreamEvent]) -> None:
-    """Every synthesized stream passes the conformance checker, OpenResponses schema included.
-
-    One known gap is let through: reasoning text streams as OpenAI's ``response.reasoning_text.*``
-    (our canonical events); the OpenResponses spec names those events ``response.reasoning.*``.
-    """
-    violations = [
-        v
-        for v in check_stream(events)
-        if not (v.rule == OPENRESPONSES_UNKNOWN_TYPE and events[v.index].type.startswith("response.reasoning_text."))
-    ]
-    assert not violations, "\n".join(map(str, violations))
+    assert_conformant(events)
 
 
 def _check_failure(error: StreamError) -> None:
@@ -299,7 +268,7 @@ def test_recorded_stream_through_the_pure_translator_conforms(exchange: Exchange
     raw = (exchange.response_text or "").encode()
     events = [e for start in range(0, len(raw), 61) for e in translator.feed(raw[start : start + 61])]
     events += translator.finish()
-    _assert_conformant(events)
+    assert_conformant(events)
     expected = ("response.failed",) if exchange.cassette in _FAILS else ("response.completed", "response.incomplete")
     assert events[-1].type in expected
 
@@ -307,7 +276,7 @@ def test_recorded_stream_through_the_pure_translator_conforms(exchange: Exchange
 @pytest.mark.parametrize("exchange", _OK, ids=[e.id for e in _OK])
 def test_recorded_exchange_sync(exchange: Exchange) -> None:
     provider = _provider(exchange)
-    replay = _Replay(exchange)
+    replay = Replay(exchange, stream=_is_stream(exchange))
     client = Client(
         provider,
         api_key="k",
@@ -331,7 +300,7 @@ def test_recorded_exchange_sync(exchange: Exchange) -> None:
     else:
         response = client.responses.create(**params)
     if expressible:
-        assert _normalised(replay.sent[0]) == _normalised(exchange.request_body)
+        assert _normalised(json.loads(replay.sent[0].content)) == _normalised(exchange.request_body)
     _check_reply(exchange, response)
 
 
@@ -339,7 +308,7 @@ def test_recorded_exchange_sync(exchange: Exchange) -> None:
 @pytest.mark.parametrize("exchange", _OK, ids=[e.id for e in _OK])
 async def test_recorded_exchange_async(exchange: Exchange) -> None:
     provider = _provider(exchange)
-    replay = _Replay(exchange)
+    replay = Replay(exchange, stream=_is_stream(exchange))
     client = AsyncClient(
         provider,
         api_key="k",
@@ -364,7 +333,7 @@ async def test_recorded_exchange_async(exchange: Exchange) -> None:
     else:
         response = await client.responses.create(**params)
     if expressible:
-        assert _normalised(replay.sent[0]) == _normalised(exchange.request_body)
+        assert _normalised(json.loads(replay.sent[0].content)) == _normalised(exchange.request_body)
     _check_reply(exchange, response)
     await client.close()
 

@@ -22,9 +22,9 @@ import pytest
 from polyresponses import AsyncClient, Client, UnsupportedFeatureError
 from polyresponses.router._errors import APIError, InvalidRequestError, RateLimitError, StreamError
 from polyresponses.router.dialects import gemini
-from polyresponses.testing import OPENRESPONSES_UNKNOWN_TYPE, check_stream
 from polyresponses.types import Response, ResponseStreamEvent
 from tests._recorded import Exchange, exchanges, sse_data
+from tests.dialects._replay import Replay, assert_conformant
 
 _CALLS = [
     e
@@ -222,23 +222,6 @@ def _camel(fields: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------- replay
 
 
-class _Replay:
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
-        self.sent: list[httpx.Request] = []
-
-    def reply(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        exchange = self.exchange
-        content_type = "text/event-stream" if _is_stream(exchange) else "application/json"
-        body = exchange.response_text if exchange.response_text is not None else json.dumps(exchange.response_json)
-        return httpx.Response(exchange.status, headers={"content-type": content_type}, content=body.encode())
-
-    async def areply(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        return self.reply(request)
-
-
 def _model(exchange: Exchange) -> str:
     return exchange.uri.split("/models/")[1].split(":")[0]
 
@@ -295,23 +278,13 @@ def _check_response(exchange: Exchange, response: Response) -> None:
     assert details is not None and details.reasoning_tokens == usage.get("thoughtsTokenCount", 0)
 
 
-def _assert_conformant(events: list[ResponseStreamEvent]) -> None:
-    """The checker, OpenResponses schema included; reasoning_text.* is OpenResponses' reasoning.* (known gap)."""
-    violations = [
-        v
-        for v in check_stream(events)
-        if not (v.rule == OPENRESPONSES_UNKNOWN_TYPE and events[v.index].type.startswith("response.reasoning_text."))
-    ]
-    assert not violations, "\n".join(map(str, violations))
-
-
-def _client(replay: _Replay) -> Client:
+def _client(replay: Replay) -> Client:
     return Client(
         "gemini", api_key=_KEY, api_base="https://recorded.test/v1beta", transport=httpx.MockTransport(replay.reply)
     )
 
 
-def _check_sent(replay: _Replay, exchange: Exchange) -> None:
+def _check_sent(replay: Replay, exchange: Exchange) -> None:
     request = replay.sent[0]
     method = "streamGenerateContent" if _is_stream(exchange) else "generateContent"
     assert request.url.path == f"/v1beta/models/{_model(exchange)}:{method}"
@@ -330,13 +303,13 @@ def _params(exchange: Exchange) -> dict[str, Any]:
 
 @pytest.mark.parametrize("exchange", _OK, ids=[e.id for e in _OK])
 def test_recorded_exchange_sync(exchange: Exchange) -> None:
-    replay = _Replay(exchange)
+    replay = Replay(exchange, stream=_is_stream(exchange))
     with _client(replay) as client:
         if _is_stream(exchange):
             with client.responses.stream(**_params(exchange)) as stream:
                 events = list(stream)
                 response = stream.get_final_response()
-            _assert_conformant(events)
+            assert_conformant(events)
             assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == response.output_text
         else:
             response = client.responses.create(**_params(exchange))
@@ -347,7 +320,7 @@ def test_recorded_exchange_sync(exchange: Exchange) -> None:
 @pytest.mark.anyio
 @pytest.mark.parametrize("exchange", _OK, ids=[e.id for e in _OK])
 async def test_recorded_exchange_async(exchange: Exchange) -> None:
-    replay = _Replay(exchange)
+    replay = Replay(exchange, stream=_is_stream(exchange))
     client = AsyncClient(
         "gemini", api_key=_KEY, api_base="https://recorded.test/v1beta", transport=httpx.MockTransport(replay.areply)
     )
@@ -355,7 +328,7 @@ async def test_recorded_exchange_async(exchange: Exchange) -> None:
         async with client.responses.stream(**_params(exchange)) as stream:
             events = [event async for event in stream]
             response = await stream.get_final_response()
-        _assert_conformant(events)
+        assert_conformant(events)
     else:
         response = await client.responses.create(**_params(exchange))
     await client.close()
@@ -371,7 +344,7 @@ def test_most_recorded_requests_are_rebuilt_exactly() -> None:
 
 @pytest.mark.parametrize("exchange", _ERRORS, ids=[e.id for e in _ERRORS])
 def test_recorded_errors_are_typed(exchange: Exchange) -> None:
-    replay = _Replay(exchange)
+    replay = Replay(exchange, stream=_is_stream(exchange))
     with _client(replay) as client, pytest.raises(APIError) as caught:
         client.responses.create(**_params(exchange), max_retries=0)
     message = exchange.response_json["error"]["message"]
@@ -393,7 +366,7 @@ def test_thought_signature_round_trip_matches_the_recorded_second_request() -> N
     after normalising the base64 alphabet, which pydantic-ai changed to urlsafe)."""
     cassette = "tool_call_stream__test_google_streaming_tool_call_thought_signature.yaml"
     first, second = (e for e in _OK if e.cassette == cassette)
-    replay = _Replay(first)
+    replay = Replay(first, stream=_is_stream(first))
     with _client(replay) as client, client.responses.stream(**_params(first)) as stream:
         list(stream)
         response = stream.get_final_response()
@@ -500,7 +473,7 @@ def test_finish_reasons(reason: str, status: str, detail: str | None) -> None:
     final = translator.final
     assert final is not None and final.status == status and final.output_text == "Hi!"
     assert (final.incomplete_details.reason if final.incomplete_details else None) == detail
-    _assert_conformant(events)
+    assert_conformant(events)
 
 
 def test_a_malformed_function_call_fails_clearly() -> None:
@@ -510,7 +483,7 @@ def test_a_malformed_function_call_fails_clearly() -> None:
     )
     events, translator = _translate(raw)
     assert events[-1].type == "response.failed"
-    _assert_conformant(events)
+    assert_conformant(events)
     error = translator.error_for(events[-1])
     assert isinstance(error, StreamError) and "malformed function call" in str(error) and "bad args" in str(error)
 
@@ -561,7 +534,7 @@ def test_calls_arrive_whole_and_usage_is_mapped() -> None:
     assert usage is not None and (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (100, 12, 112)
     assert usage.input_tokens_details.cached_tokens == 60
     assert usage.output_tokens_details is not None and usage.output_tokens_details.reasoning_tokens == 5
-    _assert_conformant(events)
+    assert_conformant(events)
 
 
 def test_a_stream_without_a_finish_reason_is_cut_short() -> None:
@@ -752,7 +725,7 @@ def test_our_reply_given_back_is_the_recorded_next_request(cassette: str, index:
     them, rebuild the recorded next request, signatures on exactly the recorded parts (base64
     alphabets normalised; function-call ids Gemini did not send are ours, not pydantic-ai's)."""
     first, second = (e for e in _OK if e.cassette == cassette and e.index in (index, index + 1))
-    replay = _Replay(first)
+    replay = Replay(first, stream=_is_stream(first))
     with _client(replay) as client:
         if _is_stream(first):
             with client.responses.stream(**_params(first)) as stream:
