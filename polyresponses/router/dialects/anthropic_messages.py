@@ -32,7 +32,6 @@ not break it out.
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from collections.abc import Mapping
@@ -44,6 +43,7 @@ from polyresponses.router._errors import (
     InvalidRequestError,
     UnsupportedFeatureError,
 )
+from polyresponses.router.dialects._envelope import seal, unseal
 from polyresponses.router.dialects._refusals import STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
@@ -359,19 +359,13 @@ def _map_reasoning(body: Mapping[str, Any], provider: str) -> dict[str, Any] | N
 
 def encode_thinking(provider: str, block: Mapping[str, Any]) -> str:
     """A ``thinking``/``redacted_thinking`` block as a reasoning item's ``encrypted_content``."""
-    payload = json.dumps({"provider": provider, "block": dict(block)}, separators=(",", ":"))
-    return _ENVELOPE + base64.b64encode(payload.encode()).decode()
+    return seal(_ENVELOPE, provider, {"block": dict(block)})
 
 
 def decode_thinking(value: str | None, provider: str) -> dict[str, Any] | None:
     """The block :func:`encode_thinking` stored, if it came from ``provider``; else ``None``."""
-    if not isinstance(value, str) or not value.startswith(_ENVELOPE):
-        return None
-    try:
-        payload = json.loads(base64.b64decode(value.removeprefix(_ENVELOPE)))
-    except ValueError:
-        return None
-    if not isinstance(payload, dict) or payload.get("provider") != provider:
+    payload = unseal(_ENVELOPE, value)
+    if payload is None or payload.get("provider") != provider:
         return None
     block = payload.get("block")
     return cast("dict[str, Any]", block) if isinstance(block, dict) else None

@@ -27,7 +27,6 @@ reasoning field and left out for any other provider, never sent as garbage.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -44,6 +43,7 @@ from polyresponses.router._errors import (
     UnsupportedFeatureError,
 )
 from polyresponses.router._sse import ServerSentEvent
+from polyresponses.router.dialects._envelope import seal, unseal
 from polyresponses.router.dialects._synth import SERVICE_TIERS, SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -392,19 +392,15 @@ def _map_reasoning(body: Mapping[str, Any], chat: dict[str, Any], provider: str,
 
 def encode_reasoning(provider: str, field: str, text: str) -> str:
     """The ``encrypted_content`` of a chat reasoning item: which provider, which field, what text."""
-    payload = json.dumps({"provider": provider, "field": field, "text": text}, separators=(",", ":"))
-    return _ENVELOPE_PREFIX + base64.urlsafe_b64encode(payload.encode()).decode()
+    return seal(_ENVELOPE_PREFIX, provider, {"field": field, "text": text})
 
 
 def decode_reasoning(value: str | None) -> tuple[str, str, str] | None:
     """``(provider, field, text)`` from an envelope made by :func:`encode_reasoning`, else ``None``."""
-    if not value or not value.startswith(_ENVELOPE_PREFIX):
+    payload = unseal(_ENVELOPE_PREFIX, value)
+    if payload is None or not all(isinstance(payload.get(key), str) for key in ("provider", "field", "text")):
         return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(value[len(_ENVELOPE_PREFIX) :]))
-        return str(data["provider"]), str(data["field"]), str(data["text"])
-    except (ValueError, KeyError, TypeError):
-        return None
+    return payload["provider"], payload["field"], payload["text"]
 
 
 # ------------------------------------------------------------------------------------------- reply

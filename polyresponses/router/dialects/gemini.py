@@ -39,7 +39,6 @@ Server-side parts (``executableCode``, ``codeExecutionResult``, ``toolCall``, ..
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import uuid
@@ -53,6 +52,7 @@ from polyresponses.router._errors import (
     InvalidRequestError,
     UnsupportedFeatureError,
 )
+from polyresponses.router.dialects._envelope import seal, unseal
 from polyresponses.router.dialects._refusals import STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
@@ -446,21 +446,15 @@ def _generation_config(body: Mapping[str, Any], provider: str) -> dict[str, Any]
 
 def encode_signature(provider: str, kept: Mapping[str, Any]) -> str:
     """``{"parts": [...]}`` or ``{"signature": "..."}`` as a reasoning item's ``encrypted_content``."""
-    payload = json.dumps({"provider": provider, **kept}, separators=(",", ":"))
-    return _ENVELOPE + base64.b64encode(payload.encode()).decode()
+    return seal(_ENVELOPE, provider, kept)
 
 
 def decode_signature(value: str | None, provider: str) -> dict[str, Any] | None:
     """What :func:`encode_signature` stored (without ``provider``), if it came from ``provider``; else ``None``."""
-    if not isinstance(value, str) or not value.startswith(_ENVELOPE):
+    payload = unseal(_ENVELOPE, value)
+    if payload is None or payload.get("provider") != provider:
         return None
-    try:
-        payload = json.loads(base64.b64decode(value.removeprefix(_ENVELOPE)))
-    except ValueError:
-        return None
-    if not isinstance(payload, dict) or payload.get("provider") != provider:
-        return None
-    kept = {key: value for key, value in cast("dict[str, Any]", payload).items() if key != "provider"}
+    kept = {key: field for key, field in payload.items() if key != "provider"}
     if isinstance(kept.get("signature"), str) or isinstance(kept.get("parts"), list):
         return kept
     return None
