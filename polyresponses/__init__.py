@@ -51,6 +51,12 @@ _LAZY: dict[str, str] = {
     "Capabilities": "polyresponses.router._providers",
     "providers": "polyresponses.router._providers",
     "function_tool": "polyresponses.router._tools",
+    "ResponseStore": "polyresponses.router._store",
+    "MemoryStore": "polyresponses.router._store",
+    "SQLiteStore": "polyresponses.router._store",
+    "StoredConversation": "polyresponses.router._store",
+    "StoredItem": "polyresponses.router._store",
+    "StoredResponse": "polyresponses.router._store",
     **dict.fromkeys(_ERRORS, "polyresponses.router._errors"),
 }
 
@@ -69,6 +75,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidRequestError",
+    "MemoryStore",
     "MissingAPIKeyError",
     "NotFoundError",
     "ParsedResponse",
@@ -76,6 +83,11 @@ __all__ = [
     "PolyresponsesError",
     "Provider",
     "RateLimitError",
+    "ResponseStore",
+    "SQLiteStore",
+    "StoredConversation",
+    "StoredItem",
+    "StoredResponse",
     "Stream",
     "StreamError",
     "UnprocessableEntityError",
@@ -115,6 +127,14 @@ if TYPE_CHECKING:
     )
     from polyresponses.router._providers import Capabilities, Provider, providers
     from polyresponses.router._response import ParsedResponse, reasoning_text
+    from polyresponses.router._store import (
+        MemoryStore,
+        ResponseStore,
+        SQLiteStore,
+        StoredConversation,
+        StoredItem,
+        StoredResponse,
+    )
     from polyresponses.router._stream import AsyncStream, Stream
     from polyresponses.router._tools import function_tool
 

@@ -16,6 +16,10 @@ settings.register_profile(
 )
 settings.load_profile("default")
 
+# Tests never write to the user's data directory: the default response store is this process's memory
+# unless a test passes its own store.
+os.environ["POLYRESPONSES_STORE"] = ":memory:"
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -42,13 +42,20 @@ def tool_kind(tool_type: str) -> ToolKind | None:
     return _TOOL_KINDS.get(tool_type)
 
 
-def check_request(provider: Provider, body: Mapping[str, Any]) -> None:
-    """Raise :class:`UnsupportedFeatureError` for the first feature in ``body`` that ``provider`` lacks."""
+def check_request(provider: Provider, body: Mapping[str, Any], *, local_state: bool = False) -> None:
+    """Raise :class:`UnsupportedFeatureError` for the first feature in ``body`` that ``provider`` lacks.
+
+    ``local_state``: the client has a response store, which gives every provider ``store``,
+    ``previous_response_id`` and ``conversation`` (:mod:`polyresponses.router._state`).
+    """
     caps, name = provider.capabilities, provider.name
     if body.get("stream") and not caps.streaming:
         raise UnsupportedFeatureError(name, "streaming")
-    if not caps.stored_state:
-        hint = "it keeps no responses server-side; send the whole conversation as input instead"
+    if not caps.stored_state and not local_state:
+        hint = (
+            "it keeps no responses server-side and this client's response store is off"
+            " (store=False); send the whole conversation as input instead"
+        )
         if body.get("store") is True:
             raise UnsupportedFeatureError(name, "store=True", hint + " (and leave store unset or False)")
         if body.get("previous_response_id") is not None:

@@ -7,6 +7,8 @@ from ``openai.OpenAI(base_url=...)`` is one import. The shells only plan (pure `
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +31,8 @@ from polyresponses.router._http import (
 from polyresponses.router._params import CreateParams
 from polyresponses.router._providers import with_dialect
 from polyresponses.router._response import ParsedResponse, finalise
+from polyresponses.router._state import Recorder, prepare
+from polyresponses.router._store import ResponseStore, open_store
 from polyresponses.router._stream import AsyncStream, Stream, _Call
 from polyresponses.router._wire import to_wire, validate_as
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
@@ -79,6 +83,12 @@ class _Plan:
     """The dialect's reply parser."""
     translator: Callable[[], StreamTranslatorLike]
     """The dialect's stream translator factory."""
+    recorder: Recorder | None = None
+    """Records the final response in the store (and says on it what was emulated); ``None``: nothing to do."""
+
+
+StoreSetting = ResponseStore | str | os.PathLike[str] | bool | None
+"""A client's ``store=``: a store object, a SQLite path, ``False`` (off) or ``None`` (the default store)."""
 
 
 class _Base:
@@ -93,8 +103,11 @@ class _Base:
         max_retries: int,
         default_headers: Mapping[str, str] | None,
         dialect: Dialect | None = None,
+        store: StoreSetting = None,
     ) -> None:
         self.provider: Provider = with_dialect(get_provider(provider), dialect)
+        self.store: ResponseStore | None = open_store(store)
+        """Where responses are recorded and chains rebuilt (see :mod:`polyresponses.router._store`)."""
         base_url, headers, secret = resolve_target_parts(self.provider, api_key, api_base)
         headers.update(default_headers or {})
         self._target = Target(self.provider.name, base_url, headers, secret)
@@ -116,12 +129,14 @@ class _Base:
             stream=stream,
             response_format=response_format,
             extra_body=options.get("extra_body"),
+            local_state=self.store is not None,
         )
         finaliser: Callable[[Response], Any] = finalise
         if isinstance(response_format, type):
             finaliser = partial(_finalise_parsed, response_format=response_format, provider=self.provider.name)
-        wire, parse, translator = plan_create(self.provider, body)
-        return self._plan(wire, options, finaliser, parse, translator)
+        state = prepare(self.store, self.provider, body)
+        wire, parse, translator = plan_create(self.provider, state.body)
+        return self._plan(wire, options, finaliser, parse, translator, state.recorder)
 
     def _plan(
         self,
@@ -130,6 +145,7 @@ class _Base:
         finaliser: Callable[[Response], Any] = finalise,
         parse: Callable[[bytes], Response] | None = None,
         translator: Callable[[], StreamTranslatorLike] | None = None,
+        recorder: Recorder | None = None,
     ) -> _Plan:
         name = self.provider.name
         return _Plan(
@@ -140,6 +156,7 @@ class _Base:
             finalise=finaliser,
             parse=parse or partial(dialect.parse_response, provider=name),
             translator=translator or partial(dialect.StreamTranslator, name),
+            recorder=recorder,
         )
 
     def _call(self, plan: _Plan) -> _Call:
@@ -152,17 +169,21 @@ class _Base:
             plan.finalise,
             plan.parse,
             plan.translator,
+            plan.recorder,
         )
 
     def _response(self, reply: bytes, plan: _Plan) -> Response:
         """The reply as a ``Response`` by the plan's dialect; its errors never show the key."""
         with secrets_scrubbed(self._target.secret):
-            return plan.parse(reply)
+            response = plan.parse(reply)
+        if plan.recorder is not None:
+            plan.recorder.patch_response(response)
+        return response
 
-    def _finalised(self, reply: bytes, plan: _Plan, finaliser: Callable[[Response], T]) -> T:
-        """The reply as a ``Response`` passed through ``finaliser`` (structured output); errors never show the key."""
+    def _finalised(self, response: Response, finaliser: Callable[[Response], T]) -> T:
+        """``response`` passed through ``finaliser`` (structured output); errors never show the key."""
         with secrets_scrubbed(self._target.secret):
-            return finaliser(plan.parse(reply))
+            return finaliser(response)
 
     def _model(self, model: type[M], reply: bytes) -> M:
         """The reply as ``model``; its errors never show the key."""
@@ -209,8 +230,9 @@ class Client(_Base):
         http_client: HTTPClient | None = None,
         transport: Transport | None = None,
         dialect: Dialect | None = None,
+        store: StoreSetting = None,
     ) -> None:
-        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect)
+        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store)
         self._http = SyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = Responses(self)
 
@@ -236,6 +258,11 @@ class Client(_Base):
     def _stream(self, plan: _Plan) -> Stream[Any]:
         return Stream(self._http, self._call(plan))
 
+    def _recorded(self, response: Response, plan: _Plan) -> Response:
+        if plan.recorder is not None:
+            plan.recorder.record(response)
+        return response
+
 
 class Responses:
     """``client.responses``: create, stream, parse, retrieve, delete, cancel, compact, input items, tokens."""
@@ -259,7 +286,7 @@ class Responses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("Stream[Response]", client._stream(plan).open())
-        return client._response(client._send(plan), plan)
+        return client._recorded(client._response(client._send(plan), plan), plan)
 
     @overload
     def stream(
@@ -279,10 +306,8 @@ class Responses:
         """``create`` with structured output: ``output_parsed`` holds the text validated as ``response_format``."""
         client = self._client
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
-        return cast(
-            "ParsedResponse[T]",
-            client._finalised(client._send(plan), plan, plan.finalise),
-        )
+        response = client._recorded(client._response(client._send(plan), plan), plan)
+        return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
 
     def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``."""
@@ -369,8 +394,9 @@ class AsyncClient(_Base):
         http_client: AsyncHTTPClient | None = None,
         transport: AsyncTransport | None = None,
         dialect: Dialect | None = None,
+        store: StoreSetting = None,
     ) -> None:
-        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect)
+        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store)
         self._http = AsyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = AsyncResponses(self)
 
@@ -395,6 +421,12 @@ class AsyncClient(_Base):
 
     def _stream(self, plan: _Plan) -> AsyncStream[Any]:
         return AsyncStream(self._http, self._call(plan))
+
+    async def _recorded(self, response: Response, plan: _Plan) -> Response:
+        if plan.recorder is not None:
+            # A store write may wait for another process's transaction: never on the event loop.
+            await asyncio.to_thread(plan.recorder.record, response)
+        return response
 
 
 class AsyncResponses:
@@ -421,7 +453,7 @@ class AsyncResponses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("AsyncStream[Response]", await client._stream(plan).open())
-        return client._response(await client._send(plan), plan)
+        return await client._recorded(client._response(await client._send(plan), plan), plan)
 
     @overload
     def stream(
@@ -441,8 +473,8 @@ class AsyncResponses:
         """``create`` with structured output: ``output_parsed`` holds the text validated as ``response_format``."""
         client = self._client
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
-        reply = await client._send(plan)
-        return cast("ParsedResponse[T]", client._finalised(reply, plan, plan.finalise))
+        response = await client._recorded(client._response(await client._send(plan), plan), plan)
+        return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
 
     async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``."""

@@ -128,13 +128,14 @@ def build_body(
     stream: bool,
     response_format: Any = None,
     extra_body: Mapping[str, Any] | None = None,
+    local_state: bool = False,
 ) -> dict[str, Any]:
     """The checked wire body for ``POST /responses``.
 
     Steps: drop ``None`` fields; tools from callables; ``response_format`` into ``text.format``;
     foreign pydantic models (e.g. openai-python's) dumped; validate as ``CreateResponse`` (a bad
     value names its field path); dump with the one serialisation helper; refuse what the provider
-    cannot express.
+    cannot express (``local_state``: the client's response store stands in for server-side state).
     """
     if not isinstance(model, str) or not model:
         raise InvalidRequestError(provider.name, "model", "must be a non-empty string")
@@ -161,7 +162,7 @@ def build_body(
     if extra_body:
         body.update({k: _jsonable(v) for k, v in extra_body.items()})
     wire = to_wire(validate_request(body, provider.name), given_only=True)
-    check_request(provider, wire)
+    check_request(provider, wire, local_state=local_state)
     if provider.mirror_format_as_response_format:
         _mirror_format(wire)
     return wire

@@ -499,7 +499,9 @@ class SQLiteStore:
                     return [], False
                 start = row[0]
             found = _items(
-                db, f"WHERE owner = ? AND position {compare} ? ORDER BY position {direction} LIMIT ?", (owner, start, limit + 1)
+                db,
+                f"WHERE owner = ? AND position {compare} ? ORDER BY position {direction} LIMIT ?",
+                (owner, start, limit + 1),
             )
         return found[:limit], len(found) > limit
 

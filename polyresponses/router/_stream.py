@@ -10,6 +10,7 @@ returns the terminal response (parsed when a ``response_format`` type was given)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,6 +21,7 @@ from polyresponses.router._http import AsyncHTTP, HTTPResponse, SyncHTTP, Target
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 
 if TYPE_CHECKING:
+    from polyresponses.router._state import Recorder
     from polyresponses.types import Response, ResponseStreamEvent
 
 __all__ = ["AsyncStream", "Stream"]
@@ -40,6 +42,30 @@ class _Call:
     parse: Callable[[bytes], Response]
     """The dialect's whole-reply parser (a server may answer a stream request with one JSON reply)."""
     translator: Callable[[], StreamTranslatorLike]
+    recorder: Recorder | None = None
+    """Says on the lifecycle events' responses what was emulated, and records the final one."""
+
+
+_LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+_STATEFUL = _LIFECYCLE | _TERMINAL
+
+
+def _observe(recorder: Recorder, event: ResponseStreamEvent) -> None:
+    """A lifecycle event's response says what was emulated; a terminal one is recorded before it is yielded."""
+    response: Response = event.response  # type: ignore[union-attr]  # every _STATEFUL event carries one
+    recorder.patch_response(response)
+    if event.type in _TERMINAL:
+        recorder.record(response)
+
+
+async def _aobserve(recorder: Recorder, event: ResponseStreamEvent) -> None:
+    response: Response = event.response  # type: ignore[union-attr]
+    recorder.patch_response(response)
+    if event.type in _TERMINAL:
+        await asyncio.to_thread(recorder.record, response)  # a store write never blocks the event loop
 
 
 def _is_json(response: HTTPResponse) -> bool:
@@ -122,16 +148,23 @@ class Stream(Generic[R]):
                 for event in _whole_reply_events(translator, content):
                     if (error := translator.error_for(event)) is not None:
                         raise error
+                    if self._call.recorder is not None and event.type in _STATEFUL:
+                        _observe(self._call.recorder, event)
                     yield event
                 return
+            recorder = self._call.recorder
             for chunk in self._http.iter_bytes(self._call.target, response):
                 for event in translator.feed(chunk):
                     if (error := translator.error_for(event)) is not None:
                         raise error
+                    if recorder is not None and event.type in _STATEFUL:
+                        _observe(recorder, event)
                     yield event
             for event in translator.finish():
                 if (error := translator.error_for(event)) is not None:
                     raise error
+                if recorder is not None and event.type in _STATEFUL:
+                    _observe(recorder, event)
                 yield event
             if not translator.done:
                 raise _incomplete(translator)
@@ -222,16 +255,23 @@ class AsyncStream(Generic[R]):
                 for event in _whole_reply_events(translator, content):
                     if (error := translator.error_for(event)) is not None:
                         raise error
+                    if self._call.recorder is not None and event.type in _STATEFUL:
+                        await _aobserve(self._call.recorder, event)
                     yield event
                 return
+            recorder = self._call.recorder
             async for chunk in self._http.aiter_bytes(self._call.target, response):
                 for event in translator.feed(chunk):
                     if (error := translator.error_for(event)) is not None:
                         raise error
+                    if recorder is not None and event.type in _STATEFUL:
+                        await _aobserve(recorder, event)
                     yield event
             for event in translator.finish():
                 if (error := translator.error_for(event)) is not None:
                     raise error
+                if recorder is not None and event.type in _STATEFUL:
+                    await _aobserve(recorder, event)
                 yield event
             if not translator.done:
                 raise _incomplete(translator)

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from polyresponses import AsyncClient, Client, UnsupportedFeatureError
+from polyresponses import AsyncClient, Client, MemoryStore, NotFoundError, UnsupportedFeatureError
 from polyresponses.router._errors import APIError, InternalServerError, InvalidRequestError, StreamError
 from polyresponses.router.dialects import anthropic_messages as anthropic
 from polyresponses.types import Response, ResponseStreamEvent
@@ -512,14 +512,20 @@ def test_refusals_come_before_the_network() -> None:
     def no_network(_: httpx.Request) -> httpx.Response:
         raise AssertionError("sent")
 
-    client = Client("anthropic", api_key="k", transport=httpx.MockTransport(no_network))
+    transport = httpx.MockTransport(no_network)
+    stateless = Client("anthropic", api_key="k", transport=transport, store=False)
     for fields in (
         {"background": True},
         {"previous_response_id": "resp_1"},
         {"tools": [{"type": "file_search", "vector_store_ids": ["v"]}]},
     ):
         with pytest.raises(UnsupportedFeatureError):
-            client.responses.create(model="claude", input="hi", **fields)
+            stateless.responses.create(model="claude", input="hi", **fields)
+    # With a response store (the default) a chain is emulated: an id the store lacks is a 404, still offline.
+    with pytest.raises(NotFoundError, match="no response 'resp_1'"):
+        Client("anthropic", api_key="k", transport=transport, store=MemoryStore()).responses.create(
+            model="claude", input="hi", previous_response_id="resp_1"
+        )
 
 
 # ------------------------------------------------------------ Anthropic's own types as the referee

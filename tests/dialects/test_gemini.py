@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from polyresponses import AsyncClient, Client, UnsupportedFeatureError
+from polyresponses import AsyncClient, Client, MemoryStore, NotFoundError, UnsupportedFeatureError
 from polyresponses.router._errors import APIError, InvalidRequestError, RateLimitError, StreamError
 from polyresponses.router.dialects import gemini
 from polyresponses.types import Response, ResponseStreamEvent
@@ -675,7 +675,8 @@ def test_refusals_come_before_the_network() -> None:
     def no_network(_: httpx.Request) -> httpx.Response:
         raise AssertionError("sent")
 
-    client = Client("gemini", api_key="k", transport=httpx.MockTransport(no_network))
+    transport = httpx.MockTransport(no_network)
+    stateless = Client("gemini", api_key="k", transport=transport, store=False)
     for fields in (
         {"background": True},
         {"previous_response_id": "resp_1"},
@@ -684,7 +685,12 @@ def test_refusals_come_before_the_network() -> None:
         {"tools": [{"type": "file_search", "vector_store_ids": ["v"]}]},
     ):
         with pytest.raises(UnsupportedFeatureError):
-            client.responses.create(model="gemini-2.5-flash", input="hi", **fields)
+            stateless.responses.create(model="gemini-2.5-flash", input="hi", **fields)
+    # With a response store (the default) a chain is emulated: an id the store lacks is a 404, still offline.
+    with pytest.raises(NotFoundError, match="no response 'resp_1'"):
+        Client("gemini", api_key="k", transport=transport, store=MemoryStore()).responses.create(
+            model="gemini-2.5-flash", input="hi", previous_response_id="resp_1"
+        )
 
 
 def test_the_key_variable_is_gemini_api_key() -> None:

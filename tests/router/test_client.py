@@ -135,7 +135,7 @@ def test_a_bad_value_names_its_field_and_sends_nothing(client: Client, server: _
 
 def test_refused_features_send_nothing(server: _Server) -> None:
     transport = httpx.MockTransport(server)
-    with Client("openrouter", api_key="or-key-123456", transport=transport) as client:
+    with Client("openrouter", api_key="or-key-123456", transport=transport, store=False) as client:
         with pytest.raises(UnsupportedFeatureError, match=r"\[openrouter\] does not support previous_response_id"):
             client.responses.create(model="openai/gpt-4o", input="hi", previous_response_id="resp_1")
         with pytest.raises(UnsupportedFeatureError, match=r"responses.retrieve"):

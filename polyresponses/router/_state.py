@@ -1,0 +1,220 @@
+"""Conversation state for every provider: ``previous_response_id`` and ``conversation`` over the store.
+
+The rules (Responses API reference, "Create a model response" and "Conversation state"):
+
+- ``previous_response_id`` continues from a response: its context is every input and output item of
+  the chain that ends there (instructions are not carried over, as on OpenAI). ``conversation``
+  continues a conversation: its context is the conversation's items, and the turn's input and
+  output items are appended to it afterwards. The two exclude each other.
+- A provider that keeps responses itself gets its own ``previous_response_id`` / ``conversation``
+  while the chain stays with it (the id is one it issued). Anything else is rebuilt from the
+  store into the request's ``input``, in the item shapes each dialect replays by its own rules.
+- ``store`` (default true, as in the spec) records the response, the turn's input items and the
+  output items under the response's id; ``store=False`` records nothing.
+
+Everything here is synchronous and talks only to a :class:`ResponseStore`; the async client runs
+it in a worker thread, so the logic exists once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from polyresponses.router._errors import InvalidRequestError, NotFoundError
+from polyresponses.router._store import ResponseStore, StoredItem, StoredResponse
+
+if TYPE_CHECKING:
+    from polyresponses.router._providers import Provider
+    from polyresponses.types import Response
+
+__all__ = ["Recorder", "StatePlan", "as_items", "chain_items", "item_id", "not_found", "portable", "prepare"]
+
+_ID_PREFIXES = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+}
+
+
+def item_id(item: Mapping[str, Any]) -> str:
+    """The item's own id, or a new one with the prefix OpenAI uses for its type."""
+    given = item.get("id")
+    if isinstance(given, str) and given:
+        return given
+    return f"{_ID_PREFIXES.get(str(item.get('type', 'message')), 'item')}_{uuid.uuid4().hex}"
+
+
+def not_found(provider: str, what: str, ident: str, why: str = "") -> NotFoundError:
+    """The 404 a provider would give, raised before the network for what the store does not hold."""
+    detail = why or f"it is not in the local response store and [{provider}] keeps no state of its own"
+    return NotFoundError(f"no {what} {ident!r}: {detail}", provider=provider, status_code=404)
+
+
+def as_items(value: Any) -> list[dict[str, Any]]:
+    """A request ``input`` as a list of items (a string is one user message, Responses API "input")."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    return [dict(item) for item in cast("Sequence[Mapping[str, Any]]", value)]
+
+
+def portable(item: dict[str, Any], origin: str | None, target: str) -> dict[str, Any]:
+    """``item`` as it can be replayed to ``target``: another provider's item ids mean nothing there.
+
+    Ids are dropped from items ``origin`` produced (``target`` might look them up and fail); reasoning
+    items keep theirs, since the spec requires it and each dialect replays only its own reasoning.
+    """
+    if origin is None or origin == target or "id" not in item or item.get("type") == "reasoning":
+        return item
+    return {key: value for key, value in item.items() if key != "id"}
+
+
+def chain_items(store: ResponseStore, record: StoredResponse, target: str, provider: str) -> list[dict[str, Any]]:
+    """Every item of the chain ending at ``record``, oldest first, ready to replay to ``target``."""
+    records = [record]
+    seen = {record.id}
+    while (previous := records[-1].previous_response_id) is not None and previous not in seen:
+        earlier = store.get_response(previous)
+        if earlier is None:
+            raise not_found(
+                provider, "response", previous, f"an earlier turn of the chain of {record.id!r} is no longer stored"
+            )
+        records.append(earlier)
+        seen.add(previous)
+    records.reverse()
+    items: list[dict[str, Any]] = []
+    first = records[0]
+    if first.conversation_id is not None and first.conversation_position is not None:
+        prefix = store.conversation_items(first.conversation_id, before=first.conversation_position) or []
+        items.extend(portable(stored.item, stored.provider, target) for stored in prefix)
+    for each in records:
+        items.extend(stored.item for stored in store.input_items(each.id) or [])
+        outputs = cast("list[dict[str, Any]]", each.response.get("output") or [])
+        items.extend(portable(output, each.provider, target) for output in outputs)
+    return items
+
+
+@dataclass(slots=True)
+class Recorder:
+    """What to write, and what to set on the response, once a turn's final response is known."""
+
+    store: ResponseStore
+    provider: str
+    native: bool
+    keep: bool
+    """``store`` was not false: record the response."""
+    input_items: list[dict[str, Any]]
+    previous_response_id: str | None = None
+    conversation_id: str | None = None
+    """An emulated conversation: the turn's items are appended to it."""
+    conversation_position: int | None = None
+    patch: dict[str, Any] = field(default_factory=dict[str, Any])
+
+    def patch_response(self, response: Response) -> None:
+        """Say on the response what the caller asked for, though the provider was sent it as items."""
+        if "previous_response_id" in self.patch:
+            response.previous_response_id = self.patch["previous_response_id"]
+        if self.conversation_id is not None:
+            from polyresponses.types import ResponseConversation
+
+            response.conversation = ResponseConversation(id=self.conversation_id)
+
+    def record(self, response: Response) -> None:
+        """Write the turn (one transaction); responses that failed or are still running are not kept."""
+        from polyresponses.router._wire import to_wire
+
+        if response.status not in ("completed", "incomplete"):
+            return
+        data = to_wire(response)
+        inputs = [StoredItem(item_id(item), item) for item in self.input_items]
+        outputs = [
+            StoredItem(item_id(item), item, self.provider) for item in cast("list[dict[str, Any]]", data["output"])
+        ]
+        appended = [*inputs, *outputs] if self.conversation_id is not None else []
+        if not self.keep:
+            if self.conversation_id is not None:
+                self.store.add_conversation_items(self.conversation_id, appended)
+            return
+        record = StoredResponse(
+            response.id,
+            self.provider,
+            self.native,
+            data,
+            created_at=int(response.created_at),
+            previous_response_id=self.previous_response_id,
+            conversation_id=self.conversation_id,
+            conversation_position=self.conversation_position,
+        )
+        if not self.store.save_response(record, inputs, appended):  # the conversation was deleted meanwhile
+            self.store.save_response(
+                StoredResponse(
+                    record.id, record.provider, record.native, data, record.created_at, record.previous_response_id
+                ),
+                inputs,
+            )
+
+
+@dataclass(slots=True)
+class StatePlan:
+    """The request body as the dialect must see it, and the recorder for its reply (if any)."""
+
+    body: dict[str, Any]
+    recorder: Recorder | None
+
+
+def _conversation_id(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    ident = cast("Mapping[str, Any]", value).get("id")
+    return ident if isinstance(ident, str) else None
+
+
+def prepare(store: ResponseStore | None, provider: Provider, body: dict[str, Any]) -> StatePlan:
+    """Resolve ``previous_response_id`` and ``conversation`` for ``provider`` and plan the recording.
+
+    Raises :class:`NotFoundError` before the network when a stateless provider is pointed at a
+    response or conversation the store does not hold.
+    """
+    if store is None:
+        return StatePlan(body, None)  # local state is off: the capability check refused what needs it
+    name, native = provider.name, provider.capabilities.stored_state
+    previous = body.get("previous_response_id")
+    conversation = _conversation_id(body.get("conversation"))
+    if previous is not None and conversation is not None:
+        raise InvalidRequestError(name, "previous_response_id", "cannot be combined with conversation")
+    new_items = as_items(body.get("input"))
+    out = dict(body)
+    history: list[dict[str, Any]] = []
+    recorder = Recorder(store, name, native, keep=body.get("store") is not False, input_items=new_items)
+    if previous is not None:
+        recorder.previous_response_id = previous
+        record = store.get_response(previous)
+        if record is None and not native:
+            raise not_found(name, "response", previous)
+        if record is not None and not (native and record.native and record.provider == name):
+            history = chain_items(store, record, name, name)
+            del out["previous_response_id"]
+            recorder.patch["previous_response_id"] = previous
+    if conversation is not None:
+        stored = store.conversation_items(conversation)
+        if stored is None and not native:
+            raise not_found(name, "conversation", conversation)
+        if stored is not None:
+            history = [portable(item.item, item.provider, name) for item in stored]
+            del out["conversation"]
+            recorder.conversation_id = conversation
+            recorder.conversation_position = stored[-1].position + 1 if stored else 0
+    if history:
+        out["input"] = [*history, *new_items]
+    if not native:
+        out.pop("store", None)  # the provider has no such field; it is ours to honour
+    if not recorder.keep and recorder.conversation_id is None:
+        return StatePlan(out, None)
+    return StatePlan(out, recorder)
