@@ -8,14 +8,16 @@ from ``openai.OpenAI(base_url=...)`` is one import. The shells only plan (pure `
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast, overload
 
 from polyresponses.router._capabilities import check_endpoint
 from polyresponses.router._core import build_body, get_provider, plan_create, resolve_target_parts, split_options
+from polyresponses.router._emulated import LocalEndpoints
 from polyresponses.router._errors import APIResponseValidationError, secrets_scrubbed
 from polyresponses.router._http import (
     DEFAULT_MAX_RETRIES,
@@ -31,7 +33,7 @@ from polyresponses.router._http import (
 from polyresponses.router._params import CreateParams
 from polyresponses.router._providers import with_dialect
 from polyresponses.router._response import ParsedResponse, finalise
-from polyresponses.router._state import Recorder, prepare
+from polyresponses.router._state import Recorder, not_found, prepare
 from polyresponses.router._store import ResponseStore, open_store
 from polyresponses.router._stream import AsyncStream, Stream, _Call
 from polyresponses.router._wire import to_wire, validate_as
@@ -41,10 +43,19 @@ from polyresponses.router.dialects import openai_responses as dialect
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from polyresponses.router._providers import Dialect, Provider
-    from polyresponses.types import CompactResource, Response, ResponseItemList, TokenCountsResource
+    from polyresponses.router._providers import Dialect, Endpoint, Provider
+    from polyresponses.types import (
+        CompactResource,
+        ConversationItem,
+        ConversationItemList,
+        ConversationResource,
+        DeletedConversationResource,
+        Response,
+        ResponseItemList,
+        TokenCountsResource,
+    )
 
-__all__ = ["AsyncClient", "Client"]
+__all__ = ["AsyncClient", "AsyncConversations", "Client", "Conversations"]
 
 T = TypeVar("T")
 M = TypeVar("M", bound="BaseModel")
@@ -108,6 +119,7 @@ class _Base:
         self.provider: Provider = with_dialect(get_provider(provider), dialect)
         self.store: ResponseStore | None = open_store(store)
         """Where responses are recorded and chains rebuilt (see :mod:`polyresponses.router._store`)."""
+        self._local = None if self.store is None else LocalEndpoints(self.store, self.provider)
         base_url, headers, secret = resolve_target_parts(self.provider, api_key, api_base)
         headers.update(default_headers or {})
         self._target = Target(self.provider.name, base_url, headers, secret)
@@ -190,14 +202,50 @@ class _Base:
         with secrets_scrubbed(self._target.secret):
             return dialect.parse_model(model, reply, provider=self.provider.name)
 
-    def _endpoint(
-        self, name: Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens"]
-    ) -> None:
+    def _endpoint(self, name: Endpoint, ident: str | None = None, what: str = "response") -> None:
+        """Raise unless the provider has the route: not-found when the store was asked first, else unsupported."""
+        if self._local is not None and ident is not None and name not in self.provider.capabilities.endpoints:
+            raise not_found(self.provider.name, what, ident)
         check_endpoint(self.provider, name)
+
+    def _conversation_route(self, conversation_id: str) -> LocalEndpoints | None:
+        """The store when it holds ``conversation_id``; ``None`` to ask the provider; else not-found."""
+        if self._local is not None and self._local.has_conversation(conversation_id):
+            return self._local
+        self._endpoint("conversations", conversation_id, "conversation")
+        return None
+
+    def _local_conversations(self) -> LocalEndpoints | None:
+        """Where ``conversations.create`` goes: ``None`` for the provider's own route, else the store."""
+        if "conversations" in self.provider.capabilities.endpoints:
+            return None
+        if self._local is None:
+            check_endpoint(self.provider, "conversations")  # raises: no route and no store
+        return self._local
+
+    def _conversation_item(self, reply: bytes) -> ConversationItem:
+        from pydantic import TypeAdapter, ValidationError
+
+        from polyresponses.types import ConversationItem
+
+        adapter: TypeAdapter[ConversationItem] = TypeAdapter(ConversationItem)
+        with secrets_scrubbed(self._target.secret):
+            try:
+                return adapter.validate_json(reply)
+            except ValidationError as error:
+                raise APIResponseValidationError(
+                    f"reply is not a valid ConversationItem: {error.errors()[0]['msg']}",
+                    provider=self.provider.name,
+                    body=reply[:200].decode("utf-8", "replace"),
+                ) from error
 
 
 def _finalise_parsed(response: Response, *, response_format: type[T], provider: str) -> ParsedResponse[T]:
     return _to_parsed(finalise(response), response_format, provider)
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _validated_body(model_name: str, body: Mapping[str, Any], provider: str) -> dict[str, Any]:
@@ -235,6 +283,7 @@ class Client(_Base):
         super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store)
         self._http = SyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = Responses(self)
+        self.conversations = Conversations(self)
 
     def close(self) -> None:
         self._http.close()
@@ -310,15 +359,23 @@ class Responses:
         return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
 
     def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
-        """``GET /responses/{id}``."""
-        self._client._endpoint("retrieve")
-        plan = self._client._plan(dialect.build_retrieve(response_id, include=include), {})
-        return self._client._response(self._client._send(plan), plan)
+        """``GET /responses/{id}``; from the response store when the provider does not keep it."""
+        client = self._client
+        if client._local is not None and (stored := client._local.try_retrieve(response_id)) is not None:
+            return stored
+        client._endpoint("retrieve", response_id)
+        plan = client._plan(dialect.build_retrieve(response_id, include=include), {})
+        return client._response(client._send(plan), plan)
 
     def delete(self, response_id: str) -> None:
-        """``DELETE /responses/{id}``."""
-        self._client._endpoint("delete")
-        self._client._send(self._client._plan(dialect.build_delete(response_id), {}))
+        """``DELETE /responses/{id}``: at the provider when it keeps it, and from the response store."""
+        client = self._client
+        if client._local is not None and client._local.try_delete(response_id):
+            return
+        client._endpoint("delete", response_id)
+        client._send(client._plan(dialect.build_delete(response_id), {}))
+        if client._local is not None:
+            client._local.delete(response_id)
 
     def cancel(self, response_id: str) -> Response:
         """``POST /responses/{id}/cancel`` (background responses)."""
@@ -351,11 +408,15 @@ class InputItems:
         order: Literal["asc", "desc"] | None = None,
         include: list[str] | None = None,
     ) -> ResponseItemList:
-        """``GET /responses/{id}/input_items``: one page."""
+        """``GET /responses/{id}/input_items``: one page (from the response store when the provider keeps none)."""
         from polyresponses.types import ResponseItemList
 
         client = self._client
-        client._endpoint("input_items")
+        if client._local is not None:
+            page = client._local.try_input_items(response_id, after=after, limit=limit, order=order)
+            if page is not None:
+                return page
+        client._endpoint("input_items", response_id)
         wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
         return client._model(ResponseItemList, client._send(client._plan(wire, {})))
 
@@ -374,6 +435,123 @@ class InputTokens:
         client._endpoint("input_tokens")
         wire = dialect.build_input_tokens(_validated_body("TokenCountsBody", body, client.provider.name))
         return client._model(TokenCountsResource, client._send(client._plan(wire, {})))
+
+
+class Conversations:
+    """``client.conversations``: the Conversations API, at the provider or emulated over the response store.
+
+    A provider with the routes (OpenAI) keeps its conversations; for any other, conversations live in
+    the client's response store and ``conversation=`` on ``responses.create`` reads and extends them.
+    A conversation the store holds is always answered from the store, whichever client asks.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.items = ConversationItems(client)
+
+    def create(
+        self, *, items: Sequence[Mapping[str, Any]] | None = None, metadata: Mapping[str, str] | None = None
+    ) -> ConversationResource:
+        """``POST /conversations`` (up to 20 initial items)."""
+        from polyresponses.types import ConversationResource
+
+        client = self._client
+        local = client._local_conversations()
+        if local is not None:
+            return local.create_conversation(items, metadata)
+        body = _validated_body("CreateConversationBody", _given(items=items, metadata=metadata), client.provider.name)
+        return client._model(
+            ConversationResource, client._send(client._plan(dialect.build_conversation("POST", body=body), {}))
+        )
+
+    def retrieve(self, conversation_id: str) -> ConversationResource:
+        """``GET /conversations/{id}``."""
+        from polyresponses.types import ConversationResource
+
+        client = self._client
+        if (local := client._conversation_route(conversation_id)) is not None:
+            return local.retrieve_conversation(conversation_id)
+        wire = dialect.build_conversation("GET", conversation_id)
+        return client._model(ConversationResource, client._send(client._plan(wire, {})))
+
+    def update(self, conversation_id: str, *, metadata: Mapping[str, str]) -> ConversationResource:
+        """``POST /conversations/{id}``: replace the metadata."""
+        from polyresponses.types import ConversationResource
+
+        client = self._client
+        if (local := client._conversation_route(conversation_id)) is not None:
+            return local.update_conversation(conversation_id, metadata)
+        body = _validated_body("UpdateConversationBody", {"metadata": metadata}, client.provider.name)
+        wire = dialect.build_conversation("POST", conversation_id, body=body)
+        return client._model(ConversationResource, client._send(client._plan(wire, {})))
+
+    def delete(self, conversation_id: str) -> DeletedConversationResource:
+        """``DELETE /conversations/{id}`` (its items go with it; responses made in it stay)."""
+        from polyresponses.types import DeletedConversationResource
+
+        client = self._client
+        if (local := client._conversation_route(conversation_id)) is not None:
+            return local.delete_conversation(conversation_id)
+        wire = dialect.build_conversation("DELETE", conversation_id)
+        return client._model(DeletedConversationResource, client._send(client._plan(wire, {})))
+
+
+class ConversationItems:
+    """``client.conversations.items``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(
+        self,
+        conversation_id: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        include: list[str] | None = None,
+    ) -> ConversationItemList:
+        """``GET /conversations/{id}/items``: one page (``order`` defaults to ``desc``, ``limit`` to 20)."""
+        from polyresponses.types import ConversationItemList
+
+        client = self._client
+        if (local := client._conversation_route(conversation_id)) is not None:
+            return local.list_items(conversation_id, after=after, limit=limit, order=order)
+        wire = dialect.build_conversation(
+            "GET", conversation_id, items=True, after=after, limit=limit, order=order, include=include
+        )
+        return client._model(ConversationItemList, client._send(client._plan(wire, {})))
+
+    def create(
+        self, conversation_id: str, *, items: Sequence[Mapping[str, Any]], include: builtins.list[str] | None = None
+    ) -> ConversationItemList:
+        """``POST /conversations/{id}/items`` (up to 20 items)."""
+        from polyresponses.types import ConversationItemList
+
+        client = self._client
+        if (local := client._conversation_route(conversation_id)) is not None:
+            return local.add_items(conversation_id, items)
+        body = _validated_body("CreateConversationBody", {"items": items}, client.provider.name)
+        wire = dialect.build_conversation("POST", conversation_id, items=True, body=body, include=include)
+        return client._model(ConversationItemList, client._send(client._plan(wire, {})))
+
+    def retrieve(self, conversation_id: str, item_id: str) -> ConversationItem:
+        """``GET /conversations/{id}/items/{item_id}``."""
+        client = self._client
+        if (local := client._conversation_route(conversation_id)) is not None:
+            return local.retrieve_item(conversation_id, item_id)
+        wire = dialect.build_conversation("GET", conversation_id, item_id)
+        return client._conversation_item(client._send(client._plan(wire, {})))
+
+    def delete(self, conversation_id: str, item_id: str) -> ConversationResource:
+        """``DELETE /conversations/{id}/items/{item_id}``; returns the conversation."""
+        from polyresponses.types import ConversationResource
+
+        client = self._client
+        if (local := client._conversation_route(conversation_id)) is not None:
+            return local.delete_item(conversation_id, item_id)
+        wire = dialect.build_conversation("DELETE", conversation_id, item_id)
+        return client._model(ConversationResource, client._send(client._plan(wire, {})))
 
 
 # --------------------------------------------------------------------------------------------- async
@@ -399,6 +577,7 @@ class AsyncClient(_Base):
         super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store)
         self._http = AsyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = AsyncResponses(self)
+        self.conversations = AsyncConversations(self)
 
     async def close(self) -> None:
         await self._http.close()
@@ -477,15 +656,25 @@ class AsyncResponses:
         return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
 
     async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
-        """``GET /responses/{id}``."""
-        self._client._endpoint("retrieve")
-        plan = self._client._plan(dialect.build_retrieve(response_id, include=include), {})
-        return self._client._response(await self._client._send(plan), plan)
+        """``GET /responses/{id}``; from the response store when the provider does not keep it."""
+        client = self._client
+        if client._local is not None:
+            stored = await asyncio.to_thread(client._local.try_retrieve, response_id)
+            if stored is not None:
+                return stored
+        client._endpoint("retrieve", response_id)
+        plan = client._plan(dialect.build_retrieve(response_id, include=include), {})
+        return client._response(await client._send(plan), plan)
 
     async def delete(self, response_id: str) -> None:
-        """``DELETE /responses/{id}``."""
-        self._client._endpoint("delete")
-        await self._client._send(self._client._plan(dialect.build_delete(response_id), {}))
+        """``DELETE /responses/{id}``: at the provider when it keeps it, and from the response store."""
+        client = self._client
+        if client._local is not None and await asyncio.to_thread(client._local.try_delete, response_id):
+            return
+        client._endpoint("delete", response_id)
+        await client._send(client._plan(dialect.build_delete(response_id), {}))
+        if client._local is not None:
+            await asyncio.to_thread(client._local.delete, response_id)
 
     async def cancel(self, response_id: str) -> Response:
         """``POST /responses/{id}/cancel`` (background responses)."""
@@ -519,11 +708,18 @@ class AsyncInputItems:
         order: Literal["asc", "desc"] | None = None,
         include: list[str] | None = None,
     ) -> ResponseItemList:
-        """``GET /responses/{id}/input_items``: one page."""
+        """``GET /responses/{id}/input_items``: one page (from the response store when the provider keeps none)."""
         from polyresponses.types import ResponseItemList
 
         client = self._client
-        client._endpoint("input_items")
+        if client._local is not None:
+            local = client._local
+            page = await asyncio.to_thread(
+                lambda: local.try_input_items(response_id, after=after, limit=limit, order=order)
+            )
+            if page is not None:
+                return page
+        client._endpoint("input_items", response_id)
         wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
         reply = await client._send(client._plan(wire, {}))
         return client._model(ResponseItemList, reply)
@@ -544,3 +740,116 @@ class AsyncInputTokens:
         wire = dialect.build_input_tokens(_validated_body("TokenCountsBody", body, client.provider.name))
         reply = await client._send(client._plan(wire, {}))
         return client._model(TokenCountsResource, reply)
+
+
+class AsyncConversations:
+    """``async_client.conversations``: the async twin of :class:`Conversations` (store calls in a thread)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self.items = AsyncConversationItems(client)
+
+    async def create(
+        self, *, items: Sequence[Mapping[str, Any]] | None = None, metadata: Mapping[str, str] | None = None
+    ) -> ConversationResource:
+        """``POST /conversations`` (up to 20 initial items)."""
+        from polyresponses.types import ConversationResource
+
+        client = self._client
+        local = client._local_conversations()
+        if local is not None:
+            return await asyncio.to_thread(local.create_conversation, items, metadata)
+        body = _validated_body("CreateConversationBody", _given(items=items, metadata=metadata), client.provider.name)
+        reply = await client._send(client._plan(dialect.build_conversation("POST", body=body), {}))
+        return client._model(ConversationResource, reply)
+
+    async def retrieve(self, conversation_id: str) -> ConversationResource:
+        """``GET /conversations/{id}``."""
+        from polyresponses.types import ConversationResource
+
+        client = self._client
+        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
+            return await asyncio.to_thread(local.retrieve_conversation, conversation_id)
+        reply = await client._send(client._plan(dialect.build_conversation("GET", conversation_id), {}))
+        return client._model(ConversationResource, reply)
+
+    async def update(self, conversation_id: str, *, metadata: Mapping[str, str]) -> ConversationResource:
+        """``POST /conversations/{id}``: replace the metadata."""
+        from polyresponses.types import ConversationResource
+
+        client = self._client
+        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
+            return await asyncio.to_thread(local.update_conversation, conversation_id, metadata)
+        body = _validated_body("UpdateConversationBody", {"metadata": metadata}, client.provider.name)
+        reply = await client._send(client._plan(dialect.build_conversation("POST", conversation_id, body=body), {}))
+        return client._model(ConversationResource, reply)
+
+    async def delete(self, conversation_id: str) -> DeletedConversationResource:
+        """``DELETE /conversations/{id}``."""
+        from polyresponses.types import DeletedConversationResource
+
+        client = self._client
+        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
+            return await asyncio.to_thread(local.delete_conversation, conversation_id)
+        reply = await client._send(client._plan(dialect.build_conversation("DELETE", conversation_id), {}))
+        return client._model(DeletedConversationResource, reply)
+
+
+class AsyncConversationItems:
+    """``async_client.conversations.items``."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def list(
+        self,
+        conversation_id: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        include: list[str] | None = None,
+    ) -> ConversationItemList:
+        """``GET /conversations/{id}/items``: one page."""
+        from polyresponses.types import ConversationItemList
+
+        client = self._client
+        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
+            return await asyncio.to_thread(
+                lambda: local.list_items(conversation_id, after=after, limit=limit, order=order)
+            )
+        wire = dialect.build_conversation(
+            "GET", conversation_id, items=True, after=after, limit=limit, order=order, include=include
+        )
+        return client._model(ConversationItemList, await client._send(client._plan(wire, {})))
+
+    async def create(
+        self, conversation_id: str, *, items: Sequence[Mapping[str, Any]], include: builtins.list[str] | None = None
+    ) -> ConversationItemList:
+        """``POST /conversations/{id}/items``."""
+        from polyresponses.types import ConversationItemList
+
+        client = self._client
+        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
+            return await asyncio.to_thread(local.add_items, conversation_id, items)
+        body = _validated_body("CreateConversationBody", {"items": items}, client.provider.name)
+        wire = dialect.build_conversation("POST", conversation_id, items=True, body=body, include=include)
+        return client._model(ConversationItemList, await client._send(client._plan(wire, {})))
+
+    async def retrieve(self, conversation_id: str, item_id: str) -> ConversationItem:
+        """``GET /conversations/{id}/items/{item_id}``."""
+        client = self._client
+        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
+            return await asyncio.to_thread(local.retrieve_item, conversation_id, item_id)
+        wire = dialect.build_conversation("GET", conversation_id, item_id)
+        return client._conversation_item(await client._send(client._plan(wire, {})))
+
+    async def delete(self, conversation_id: str, item_id: str) -> ConversationResource:
+        """``DELETE /conversations/{id}/items/{item_id}``; returns the conversation."""
+        from polyresponses.types import ConversationResource
+
+        client = self._client
+        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
+            return await asyncio.to_thread(local.delete_item, conversation_id, item_id)
+        wire = dialect.build_conversation("DELETE", conversation_id, item_id)
+        return client._model(ConversationResource, await client._send(client._plan(wire, {})))

@@ -32,8 +32,10 @@ __all__ = [
 Dialect = Literal["openai_responses", "chat_completions", "anthropic_messages", "gemini"]
 """Wire dialects the router can speak (a module each under ``polyresponses.router.dialects``)."""
 
-Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens"]
-"""Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference."""
+Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens", "conversations"]
+"""Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference
+(``conversations``: the Conversations API routes). Without the route, a client with a response store
+answers ``retrieve``, ``delete``, ``input_items`` and ``conversations`` from the store."""
 
 ToolKind = Literal[
     "function",

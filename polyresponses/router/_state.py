@@ -18,6 +18,7 @@ it in a worker thread, so the logic exists once.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,15 +66,35 @@ def as_items(value: Any) -> list[dict[str, Any]]:
     return [dict(item) for item in cast("Sequence[Mapping[str, Any]]", value)]
 
 
-def portable(item: dict[str, Any], origin: str | None, target: str) -> dict[str, Any]:
-    """``item`` as it can be replayed to ``target``: another provider's item ids mean nothing there.
+def portable(item: dict[str, Any], origin: str | None, target: str) -> dict[str, Any] | None:
+    """``item`` as it can be replayed to ``target``; ``None`` when it cannot be replayed there.
 
-    Ids are dropped from items ``origin`` produced (``target`` might look them up and fail); reasoning
-    items keep theirs, since the spec requires it and each dialect replays only its own reasoning.
+    Items the caller wrote (``origin`` None) and items ``target`` produced itself go back as they
+    are. Another provider's items lose what only that provider can read:
+
+    - reasoning is dropped: its text and signatures are meaningful to the model that wrote them
+      only (every dialect drops it too; doing it here keeps foreign ids out of any request);
+    - an assistant message becomes a plain assistant turn with its text (the spec's
+      ``EasyInputMessage``), since an output message without its provider's item id is not
+      valid input (``OutputMessage.id`` is required);
+    - a function call keeps ``call_id``, name and arguments but not the foreign item ``id``.
     """
-    if origin is None or origin == target or "id" not in item or item.get("type") == "reasoning":
+    if origin is None or origin == target:
         return item
-    return {key: value for key, value in item.items() if key != "id"}
+    match item.get("type"):
+        case "reasoning":
+            return None
+        case "message" if item.get("role") == "assistant" and isinstance(item.get("content"), list):
+            parts = cast("list[Mapping[str, Any]]", item["content"])
+            text = "".join(str(part.get("text") or part.get("refusal") or "") for part in parts)
+            return {"type": "message", "role": "assistant", "content": text}
+        case _:
+            return {key: value for key, value in item.items() if key != "id"}
+
+
+def _portable_all(items: Sequence[tuple[dict[str, Any], str | None]], target: str) -> list[dict[str, Any]]:
+    kept = (portable(item, origin, target) for item, origin in items)
+    return [item for item in kept if item is not None]
 
 
 def chain_items(store: ResponseStore, record: StoredResponse, target: str, provider: str) -> list[dict[str, Any]]:
@@ -93,11 +114,11 @@ def chain_items(store: ResponseStore, record: StoredResponse, target: str, provi
     first = records[0]
     if first.conversation_id is not None and first.conversation_position is not None:
         prefix = store.conversation_items(first.conversation_id, before=first.conversation_position) or []
-        items.extend(portable(stored.item, stored.provider, target) for stored in prefix)
+        items.extend(_portable_all([(stored.item, stored.provider) for stored in prefix], target))
     for each in records:
         items.extend(stored.item for stored in store.input_items(each.id) or [])
         outputs = cast("list[dict[str, Any]]", each.response.get("output") or [])
-        items.extend(portable(output, each.provider, target) for output in outputs)
+        items.extend(_portable_all([(output, each.provider) for output in outputs], target))
     return items
 
 
@@ -147,7 +168,7 @@ class Recorder:
             self.provider,
             self.native,
             data,
-            created_at=int(response.created_at),
+            created_at=int(response.created_at or time.time()),
             previous_response_id=self.previous_response_id,
             conversation_id=self.conversation_id,
             conversation_position=self.conversation_position,
@@ -207,7 +228,7 @@ def prepare(store: ResponseStore | None, provider: Provider, body: dict[str, Any
         if stored is None and not native:
             raise not_found(name, "conversation", conversation)
         if stored is not None:
-            history = [portable(item.item, item.provider, name) for item in stored]
+            history = _portable_all([(item.item, item.provider) for item in stored], name)
             del out["conversation"]
             recorder.conversation_id = conversation
             recorder.conversation_position = stored[-1].position + 1 if stored else 0

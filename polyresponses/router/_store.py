@@ -352,19 +352,11 @@ class SQLiteStore:
         connection = sqlite3.connect(
             self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
-        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-            raise RuntimeError(f"{self.path}: the response store needs SQLite's WAL journal mode")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        with _transaction(connection):
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(_SCHEMA_VERSION),))
-            elif int(row[0]) != _SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path}: store schema version {row[0]}, this polyresponses reads 1")
+        try:
+            _initialise(connection, self.path, self.busy_timeout)
+        except BaseException:
+            connection.close()
+            raise
         self._connection, self._pid = connection, os.getpid()
         return connection
 
@@ -504,6 +496,23 @@ class SQLiteStore:
                 (owner, start, limit + 1),
             )
         return found[:limit], len(found) > limit
+
+
+def _initialise(connection: sqlite3.Connection, path: Path, busy_timeout: float) -> None:
+    """Journal mode, durability level, schema (created once, its version checked)."""
+    connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
+        raise RuntimeError(f"{path}: the response store needs SQLite's WAL journal mode")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    with _transaction(connection):
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(_SCHEMA_VERSION),))
+        elif int(row[0]) != _SCHEMA_VERSION:
+            raise RuntimeError(f"{path}: store schema version {row[0]}, this polyresponses reads {_SCHEMA_VERSION}")
 
 
 @contextmanager

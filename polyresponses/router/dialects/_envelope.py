@@ -14,13 +14,21 @@ import json
 from collections.abc import Mapping
 from typing import Any, cast
 
-__all__ = ["seal", "unseal"]
+__all__ = ["FAMILY", "is_sealed", "seal", "unseal"]
+
+FAMILY = "polyresponses."
+"""Every envelope prefix starts with this (``polyresponses.<dialect>.v<N>:``)."""
 
 
 def seal(prefix: str, provider: str, payload: Mapping[str, Any]) -> str:
     """``payload`` with ``provider`` as the ``encrypted_content`` string for ``prefix``'s dialect."""
     data = json.dumps({"provider": provider, **payload}, separators=(",", ":"))
     return prefix + base64.b64encode(data.encode()).decode()
+
+
+def is_sealed(value: Any) -> bool:
+    """``value`` is an envelope of some dialect's (so only that dialect's provider can use it)."""
+    return isinstance(value, str) and value.startswith(FAMILY)
 
 
 def unseal(prefix: str, value: str | None) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from polyresponses.router._errors import APIResponseValidationError, StreamError
 from polyresponses.router._response import finalise
 from polyresponses.router._sse import ServerSentEvent, SSEDecoder
+from polyresponses.router.dialects._envelope import is_sealed
 from polyresponses.router.dialects._wire_request import WireRequest
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ __all__ = [
     "StreamTranslator",
     "build_cancel",
     "build_compact",
+    "build_conversation",
     "build_create",
     "build_delete",
     "build_input_items",
@@ -41,8 +43,23 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def build_create(body: dict[str, Any]) -> WireRequest:
-    """``POST /responses`` with the validated body as it is: this dialect is the canonical shape."""
+    """``POST /responses`` with the validated body as it is: this dialect is the canonical shape.
+
+    One replay rule: reasoning items another dialect made (their ``encrypted_content`` is one of our
+    ``polyresponses.*`` envelopes: chat reasoning text, Anthropic thinking, Gemini signatures) are
+    left out. No Responses server can read them, and OpenAI rejects ``encrypted_content`` it did not
+    issue.
+    """
+    items = body.get("input")
+    if isinstance(items, list) and any(_foreign_reasoning(item) for item in items):
+        body = {**body, "input": [item for item in items if not _foreign_reasoning(item)]}
     return WireRequest("POST", "/responses", body, stream=bool(body.get("stream")))
+
+
+def _foreign_reasoning(item: Any) -> bool:
+    if not isinstance(item, dict) or item.get("type") != "reasoning":
+        return False
+    return is_sealed(item.get("encrypted_content"))
 
 
 def build_retrieve(response_id: str, *, include: list[str] | None = None) -> WireRequest:
@@ -70,6 +87,14 @@ def build_input_items(
     include: list[str] | None = None,
 ) -> WireRequest:
     """``GET /responses/{response_id}/input_items`` with its cursor parameters."""
+    params = _list_params(after, limit, order, include)
+    return WireRequest("GET", f"/responses/{_segment(response_id)}/input_items", params=params)
+
+
+def _list_params(
+    after: str | None, limit: int | None, order: str | None, include: list[str] | None
+) -> dict[str, str | int | list[str]]:
+    """The cursor parameters every list route of the spec shares."""
     params: dict[str, str | int | list[str]] = {}
     if after is not None:
         params["after"] = after
@@ -79,7 +104,30 @@ def build_input_items(
         params["order"] = order
     if include:
         params["include[]"] = include
-    return WireRequest("GET", f"/responses/{_segment(response_id)}/input_items", params=params)
+    return params
+
+
+def build_conversation(
+    method: str,
+    conversation_id: str | None = None,
+    item_id: str | None = None,
+    *,
+    items: bool = False,
+    body: dict[str, Any] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+    order: str | None = None,
+    include: list[str] | None = None,
+) -> WireRequest:
+    """A route of the Conversations API: ``/conversations[/{id}[/items[/{item_id}]]]``."""
+    path = "/conversations"
+    if conversation_id is not None:
+        path += f"/{_segment(conversation_id)}"
+    if items or item_id is not None:
+        path += "/items"
+    if item_id is not None:
+        path += f"/{_segment(item_id)}"
+    return WireRequest(method, path, body, params=_list_params(after, limit, order, include))
 
 
 def build_compact(body: dict[str, Any]) -> WireRequest:
@@ -122,7 +170,7 @@ def _validation_error(provider: str, what: str, content: bytes, error: Validatio
 
 def _segment(value: str) -> str:
     if not value:
-        raise ValueError("response_id must be a non-empty string")
+        raise ValueError("an id in the path must be a non-empty string")
     return quote(value, safe="")
 
 

@@ -1,0 +1,226 @@
+"""The stored-state endpoints answered from the response store, for providers that have none.
+
+``responses.retrieve/delete/input_items.list`` and the Conversations API (create, retrieve, update,
+delete; items list, create, retrieve, delete) behave as the Responses API reference says: the same
+result types, cursor pagination by item id (``after``, ``limit`` 1-100 defaulting to 20, ``order``
+defaulting to ``desc``), a ``NotFoundError`` for an unknown id. Synchronous; the async client runs
+these methods in a worker thread.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from polyresponses.router._errors import InvalidRequestError
+from polyresponses.router._providers import Endpoint, Provider
+from polyresponses.router._state import item_id, not_found
+from polyresponses.router._store import ResponseStore, StoredConversation, StoredItem
+
+if TYPE_CHECKING:
+    from polyresponses.types import (
+        ConversationItem,
+        ConversationItemList,
+        ConversationResource,
+        DeletedConversationResource,
+        Response,
+        ResponseItemList,
+    )
+
+__all__ = ["LocalEndpoints", "as_resource"]
+
+_DEFAULT_LIMIT = 20  # Responses API reference: "limit ... between 1 and 100, and the default is 20"
+
+
+def as_resource(stored: StoredItem) -> dict[str, Any]:
+    """A stored item in the shape the list routes return (``ItemResource`` / ``ConversationItem``).
+
+    Items are kept as they were given (a plain ``{"role": "user", "content": "hi"}`` included); a
+    listing needs their resource form: an ``id``, a ``type``, a ``status`` and content parts.
+    """
+    item = {**stored.item, "id": stored.id}
+    item.setdefault("type", "message")
+    if item["type"] == "message":
+        content = item.get("content")
+        if isinstance(content, str):
+            part = "output_text" if item.get("role") == "assistant" else "input_text"
+            item["content"] = [
+                {"type": part, "text": content, **({"annotations": []} if part == "output_text" else {})}
+            ]
+        item.setdefault("status", "completed")
+    elif item["type"] in ("function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output"):
+        item.setdefault("status", "completed")
+    return item
+
+
+class LocalEndpoints:
+    """The emulated endpoints of one client: its store, answering as its provider."""
+
+    def __init__(self, store: ResponseStore, provider: Provider) -> None:
+        self.store, self.provider = store, provider
+
+    # responses
+
+    def answers(self, response_id: str, endpoint: Endpoint) -> bool:
+        """Whether ``response_id`` is answered here rather than by the provider.
+
+        A response the provider keeps itself goes to the provider's own route when it has one; anything
+        else the store holds is answered from the store.
+        """
+        record = self.store.get_response(response_id)
+        if record is None:
+            return False
+        native = record.native and record.provider == self.provider.name
+        return not (native and endpoint in self.provider.capabilities.endpoints)
+
+    def try_retrieve(self, response_id: str) -> Response | None:
+        """The stored response when it is answered here (see :meth:`answers`), else ``None``."""
+        return self.retrieve(response_id) if self.answers(response_id, "retrieve") else None
+
+    def try_delete(self, response_id: str) -> bool:
+        """Delete here when the response is answered here; whether it was."""
+        return self.answers(response_id, "delete") and self.delete(response_id)
+
+    def try_input_items(
+        self, response_id: str, *, after: str | None, limit: int | None, order: Literal["asc", "desc"] | None
+    ) -> ResponseItemList | None:
+        if not self.answers(response_id, "input_items"):
+            return None
+        return self.input_items(response_id, after=after, limit=limit, order=order)
+
+    def retrieve(self, response_id: str) -> Response:
+        from polyresponses.router._response import finalise
+        from polyresponses.types import Response
+
+        record = self.store.get_response(response_id)
+        if record is None:
+            raise not_found(self.provider.name, "response", response_id)
+        return finalise(Response.model_validate(record.response))
+
+    def delete(self, response_id: str) -> bool:
+        """Delete from the store; whether it was there."""
+        return self.store.delete_response(response_id)
+
+    def input_items(
+        self, response_id: str, *, after: str | None, limit: int | None, order: Literal["asc", "desc"] | None
+    ) -> ResponseItemList:
+        from polyresponses.types import ResponseItemList
+
+        page = self.store.page(response_id, after=after, limit=self._limit(limit), order=order or "desc")
+        if page is None:
+            raise not_found(self.provider.name, "response", response_id)
+        return ResponseItemList.model_validate(_list(*page))
+
+    # conversations
+
+    def create_conversation(
+        self, items: Sequence[Mapping[str, Any]] | None, metadata: Mapping[str, str] | None
+    ) -> ConversationResource:
+        body = self._validated("CreateConversationBody", {"items": items, "metadata": metadata})
+        conversation = StoredConversation(f"conv_{uuid.uuid4().hex}", dict(body.get("metadata") or {}))
+        given = cast("list[dict[str, Any]]", body.get("items") or [])
+        self.store.create_conversation(conversation, [StoredItem(item_id(item), item) for item in given])
+        return _conversation(conversation)
+
+    def retrieve_conversation(self, conversation_id: str) -> ConversationResource:
+        return _conversation(self._conversation(conversation_id))
+
+    def update_conversation(self, conversation_id: str, metadata: Mapping[str, str]) -> ConversationResource:
+        body = self._validated("UpdateConversationBody", {"metadata": metadata})
+        updated = self.store.update_conversation(conversation_id, body.get("metadata") or {})
+        if updated is None:
+            raise not_found(self.provider.name, "conversation", conversation_id)
+        return _conversation(updated)
+
+    def delete_conversation(self, conversation_id: str) -> DeletedConversationResource:
+        from polyresponses.types import DeletedConversationResource
+
+        if not self.store.delete_conversation(conversation_id):
+            raise not_found(self.provider.name, "conversation", conversation_id)
+        return DeletedConversationResource(object="conversation.deleted", deleted=True, id=conversation_id)
+
+    def has_conversation(self, conversation_id: str) -> bool:
+        return self.store.get_conversation(conversation_id) is not None
+
+    def list_items(
+        self, conversation_id: str, *, after: str | None, limit: int | None, order: Literal["asc", "desc"] | None
+    ) -> ConversationItemList:
+        from polyresponses.types import ConversationItemList
+
+        page = self.store.page(conversation_id, after=after, limit=self._limit(limit), order=order or "desc")
+        if page is None or self.store.get_conversation(conversation_id) is None:
+            raise not_found(self.provider.name, "conversation", conversation_id)
+        return ConversationItemList.model_validate(_list(*page))
+
+    def add_items(self, conversation_id: str, items: Sequence[Mapping[str, Any]]) -> ConversationItemList:
+        from polyresponses.types import ConversationItemList
+
+        if not items:
+            raise InvalidRequestError(self.provider.name, "items", "give at least one item")
+        body = self._validated("CreateConversationBody", {"items": items})
+        given = cast("list[dict[str, Any]]", body["items"])
+        added = self.store.add_conversation_items(conversation_id, [StoredItem(item_id(item), item) for item in given])
+        if added is None:
+            raise not_found(self.provider.name, "conversation", conversation_id)
+        return ConversationItemList.model_validate(_list(added, False))
+
+    def retrieve_item(self, conversation_id: str, item: str) -> ConversationItem:
+        from pydantic import TypeAdapter
+
+        from polyresponses.types import ConversationItem
+
+        self._conversation(conversation_id)
+        stored = self.store.get_item(conversation_id, item)
+        if stored is None:
+            raise not_found(self.provider.name, "item", item, f"conversation {conversation_id!r} has no such item")
+        adapter: TypeAdapter[ConversationItem] = TypeAdapter(ConversationItem)
+        return adapter.validate_python(as_resource(stored))
+
+    def delete_item(self, conversation_id: str, item: str) -> ConversationResource:
+        conversation = self._conversation(conversation_id)
+        if not self.store.delete_conversation_item(conversation_id, item):
+            raise not_found(self.provider.name, "item", item, f"conversation {conversation_id!r} has no such item")
+        return _conversation(conversation)
+
+    # helpers
+
+    def _conversation(self, conversation_id: str) -> StoredConversation:
+        conversation = self.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise not_found(self.provider.name, "conversation", conversation_id)
+        return conversation
+
+    def _limit(self, limit: int | None) -> int:
+        if limit is None:
+            return _DEFAULT_LIMIT
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise InvalidRequestError(self.provider.name, "limit", f"must be an integer from 1 to 100, got {limit!r}")
+        return limit
+
+    def _validated(self, model_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        import polyresponses.types as types
+        from polyresponses.router._wire import to_wire, validate_as
+
+        given = {key: value for key, value in body.items() if value is not None}
+        return to_wire(validate_as(getattr(types, model_name), given, self.provider.name), given_only=True)
+
+
+def _conversation(conversation: StoredConversation) -> ConversationResource:
+    from polyresponses.types import ConversationResource
+
+    return ConversationResource(
+        id=conversation.id, object="conversation", metadata=conversation.metadata, created_at=conversation.created_at
+    )
+
+
+def _list(items: Sequence[StoredItem], has_more: bool) -> dict[str, Any]:
+    """The spec's list envelope; an empty page has empty ``first_id``/``last_id`` (they are required strings)."""
+    data = [as_resource(item) for item in items]
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": has_more,
+        "first_id": data[0]["id"] if data else "",
+        "last_id": data[-1]["id"] if data else "",
+    }
