@@ -244,8 +244,11 @@ _WRITER = textwrap.dedent(
     n = 0
     while True:
         rid = f"resp_{sys.argv[2]}_{n}"
-        items = [StoredItem(f"{rid}_{i}", {"type": "message", "role": "user", "content": "x" * 2000}) for i in range(50)]
-        record = StoredResponse(rid, "chat", False, {"id": rid, "output": []}, conversation_id="conv_k", conversation_position=0)
+        big = {"type": "message", "role": "user", "content": "x" * 2000}
+        items = [StoredItem(f"{rid}_{i}", big) for i in range(50)]
+        record = StoredResponse(
+            rid, "chat", False, {"id": rid, "output": []}, conversation_id="conv_k", conversation_position=0
+        )
         store.save_response(record, items, items)
         n += 1
         if n == 20:
