@@ -169,7 +169,7 @@ def _client(scenario: _Scenario, server: _Server, store: Any) -> Client:
 
 def _call_output(response: Response, output: str) -> dict[str, Any]:
     call = next(item for item in response.output if item.type == "function_call")
-    return {"type": "function_call_output", "call_id": call.call_id, "output": output}  # type: ignore[union-attr]
+    return {"type": "function_call_output", "call_id": call.call_id, "output": output}
 
 
 @pytest.mark.parametrize("scenario", _SCENARIOS, ids=[s.wire_format for s in _SCENARIOS])
@@ -199,7 +199,7 @@ def test_three_turns_by_previous_response_id_send_every_earlier_item(scenario: _
     stateless.responses.create(model=scenario.model, input=history3, tools=tools)
     assert server.sent == explicit.sent
     # And the chain really reached the wire: the second request replays the first turn's call.
-    call_id = next(item for item in turn1.output if item.type == "function_call").call_id  # type: ignore[union-attr]
+    call_id = next(item for item in turn1.output if item.type == "function_call").call_id
     assert call_id in json.dumps(server.bodies[1]) or scenario.provider == "gemini"  # Gemini calls carry no id
     assert scenario.question in json.dumps(server.bodies[2])
 
@@ -246,7 +246,7 @@ def test_a_chain_crosses_openai_anthropic_chat_and_back() -> None:
 
     turn1 = openai.responses.create(model="gpt-4o", input="What is the capital of PotatoLand?", tools=[_GET_CAPITAL])
     call = next(item for item in turn1.output if item.type == "function_call")
-    output = {"type": "function_call_output", "call_id": call.call_id, "output": "Potato City"}  # type: ignore[union-attr]
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "Potato City"}
     turn2 = claude.responses.create(model="claude-sonnet-4-5", input=[output], previous_response_id=turn1.id)
     turn3 = mistral.responses.create(model="mistral-small", input="And of France?", previous_response_id=turn2.id)
 
@@ -254,18 +254,18 @@ def test_a_chain_crosses_openai_anthropic_chat_and_back() -> None:
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert messages[1]["content"][0] == {
         "type": "tool_use",
-        "id": call.call_id,  # type: ignore[union-attr]
+        "id": call.call_id,
         "name": "get_capital",
         "input": {"country": "PotatoLand"},
     }
     assert messages[2]["content"][0] == {
         "type": "tool_result",
-        "tool_use_id": call.call_id,  # type: ignore[union-attr]
+        "tool_use_id": call.call_id,
         "content": "Potato City",
     }
     chat = chat_server.bodies[0]["messages"]
     assert [m["role"] for m in chat] == ["user", "assistant", "tool", "assistant", "user"]
-    assert chat[1]["tool_calls"][0]["id"] == call.call_id  # type: ignore[union-attr]
+    assert chat[1]["tool_calls"][0]["id"] == call.call_id
     assert chat[3]["content"] == turn2.output_text == "The capital of France is Paris."
     assert chat[4]["content"] == "And of France?"
 
@@ -413,12 +413,12 @@ async def test_async_streamed_chain_over_chat_completions() -> None:
         assert_conformant(events2)
         completed = events2[-1]
         assert completed.type == "response.completed"
-        assert completed.response.previous_response_id == turn1.id  # type: ignore[union-attr]
+        assert completed.response.previous_response_id == turn1.id
         assert events2[0].response.previous_response_id == turn1.id  # type: ignore[union-attr]
         sent = server.bodies[1]["messages"]
         recorded = second.request_body["messages"]
         assert [m["role"] for m in sent] == [m["role"] for m in recorded] == ["user", "assistant", "tool"]
         assert sent[1]["tool_calls"] == recorded[1]["tool_calls"]
-        page = await client.responses.input_items.list(completed.response.id)  # type: ignore[union-attr]
+        page = await client.responses.input_items.list(completed.response.id)
         assert [item.type for item in page.data] == ["function_call_output"]
         assert (await client.responses.retrieve(turn1.id)).output_text == turn1.output_text
