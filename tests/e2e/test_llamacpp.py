@@ -9,8 +9,10 @@ leaving the client able to go on. llama-server omits ``sequence_number``/``outpu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from pydantic import BaseModel
 
@@ -122,3 +124,30 @@ def test_cli_streams_against_the_real_model(base_url: str, capsys: pytest.Captur
     assert captured.out.strip()
     assert "completed" in captured.err and _MODEL in captured.err
     polyresponses.close_pooled_clients()
+
+
+def test_previous_response_id_over_the_responses_endpoint(base_url: str) -> None:
+    """llama-server's ``/v1/responses`` keeps no state: the chain, streamed turn included, is replayed as items."""
+    sent: list[dict[str, object]] = []
+
+    def keep(request: httpx.Request) -> None:
+        sent.append(json.loads(request.content))
+
+    with (
+        httpx.Client(event_hooks={"request": [keep]}, timeout=120) as http,
+        Client("llamacpp", api_base=base_url, http_client=http, store=polyresponses.MemoryStore()) as c,
+    ):
+        with c.responses.stream(model=_MODEL, input="My secret word is PINEAPPLE.", max_output_tokens=32) as stream:
+            first = stream.get_final_response()
+        second = c.responses.create(
+            model=_MODEL, input="What is my secret word?", previous_response_id=first.id, max_output_tokens=32
+        )
+    assert second.status == "completed" and second.previous_response_id == first.id
+    assert "previous_response_id" not in sent[1]
+    replayed = sent[1]["input"]
+    assert isinstance(replayed, list) and len(replayed) == 3
+    assert replayed[0] == {"role": "user", "content": "My secret word is PINEAPPLE."}
+    assert replayed[1]["type"] == "message" and replayed[1]["role"] == "assistant"  # llama-server's own item
+    assert replayed[2] == {"role": "user", "content": "What is my secret word?"}
+    assert second.usage is not None and first.usage is not None
+    assert second.usage.input_tokens > first.usage.input_tokens + first.usage.output_tokens

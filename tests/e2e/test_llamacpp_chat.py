@@ -321,3 +321,66 @@ async def test_async_multi_turn_streamed_second_turn(aclient: AsyncClient, recor
     assert final.output_text == _text_deltas(events)
     _, body = recorder.bodies
     _assert_history_sent(body, first)
+
+
+# --------------------------------------------------------------------------- state, emulated
+
+
+def test_previous_response_id_carries_the_first_turn(base_url: str, recorder: _Recorder) -> None:
+    """llama-server keeps nothing: turn 2 by ``previous_response_id`` is rebuilt from the store."""
+    with (
+        httpx.Client(event_hooks={"request": [recorder]}, timeout=120) as http,
+        Client("llamacpp", api_base=base_url, http_client=http, dialect=_CHAT, store=polyresponses.MemoryStore()) as c,
+    ):
+        secret = "My secret word is PINEAPPLE."
+        first = c.responses.create(model=_MODEL, input=secret, max_output_tokens=_ROOM, temperature=0)
+        _assert_completed(first)
+        question = "What did I just say? Repeat my secret word."
+        second = c.responses.create(
+            model=_MODEL, input=question, previous_response_id=first.id, max_output_tokens=_ROOM, temperature=0
+        )
+        assert second.previous_response_id == first.id
+        assert second.status == "completed" and second.output_text
+        _, body = recorder.bodies
+        assert body["messages"] == [
+            {"role": "user", "content": secret},
+            {"role": "assistant", "content": first.output_text},
+            {"role": "user", "content": question},
+        ]
+        # The model was given the longer context: its prompt grew by at least the first exchange.
+        assert second.usage is not None and first.usage is not None
+        assert second.usage.input_tokens > first.usage.input_tokens + first.usage.output_tokens
+        items = c.responses.input_items.list(second.id)
+        assert [item.type for item in items.data] == ["message"]
+        assert c.responses.retrieve(first.id).output_text == first.output_text
+
+
+@pytest.mark.anyio
+async def test_async_conversation_over_the_real_model(base_url: str, recorder: _Recorder) -> None:
+    async with (
+        httpx.AsyncClient(event_hooks={"request": [recorder.record_async]}, timeout=120) as http,
+        AsyncClient(
+            "llamacpp", api_base=base_url, http_client=http, dialect=_CHAT, store=polyresponses.MemoryStore()
+        ) as c,
+    ):
+        conversation = await c.conversations.create(items=[{"role": "user", "content": "My name is Ada."}])
+        stream = await c.responses.create(
+            model=_MODEL,
+            input="Hello!",
+            conversation=conversation.id,
+            max_output_tokens=_ROOM,
+            temperature=0,
+            stream=True,
+        )
+        async with stream:
+            events = [event async for event in stream]
+        _conformant(events)
+        await c.responses.create(
+            model=_MODEL, input="What is my name?", conversation=conversation.id, max_output_tokens=_ROOM, temperature=0
+        )
+        _, body = recorder.bodies
+        roles = [message["role"] for message in body["messages"]]
+        assert roles == ["user", "user", "assistant", "user"]
+        assert body["messages"][0]["content"] == "My name is Ada."
+        listed = await c.conversations.items.list(conversation.id, order="asc")
+        assert [item.role for item in listed.data] == ["user", "user", "assistant", "user", "assistant"]  # type: ignore[union-attr]
