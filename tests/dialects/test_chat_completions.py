@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import polyresponses
-from polyresponses import AsyncClient, Client, UnsupportedFeatureError
+from polyresponses import AsyncClient, Client, NotFoundError, UnsupportedFeatureError
 from polyresponses.router._errors import APIResponseValidationError, InvalidRequestError, StreamError
 from polyresponses.router._providers import PROVIDERS
 from polyresponses.router.dialects import chat_completions as chat
@@ -660,8 +660,11 @@ def test_refusals_come_before_the_network() -> None:
         client.responses.create(model="m", input="hi", tools=[{"type": "web_search"}])
     with pytest.raises(UnsupportedFeatureError, match="background"):
         client.responses.create(model="m", input="hi", background=True)
-    with pytest.raises(UnsupportedFeatureError):
+    with pytest.raises(NotFoundError, match="no response 'resp_1'"):  # the store answers, and has no such id
         client.responses.retrieve("resp_1")
+    stateless = Client("llamacpp", dialect="chat_completions", transport=httpx.MockTransport(no_network), store=False)
+    with pytest.raises(UnsupportedFeatureError, match="responses.retrieve"):
+        stateless.responses.retrieve("resp_1")
     with pytest.raises(ValueError, match="speaks chat_completions only"):
         Client("mistral", api_key="k", dialect="openai_responses")
 
