@@ -19,6 +19,7 @@ database; vLLM's store is in the server process), so these are figures, not rati
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import statistics
 import tempfile
@@ -46,7 +47,7 @@ def _turn(store: ResponseStore, response_id: str, previous: str | None, conversa
         response_id,
         "anthropic",
         False,
-        {"id": response_id, "object": "response", "status": "completed", "output": _OUTPUT},
+        json.dumps({"id": response_id, "object": "response", "status": "completed", "output": _OUTPUT}),
         previous_response_id=previous,
         conversation_id=conversation,
         conversation_position=0 if conversation else None,

@@ -25,3 +25,11 @@ os.environ["POLYRESPONSES_STORE"] = ":memory:"
 def anyio_backend() -> str:
     """Async tests run on asyncio (anyio's pytest plugin ships with httpx's anyio dependency)."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_default_store() -> None:
+    """Each test starts with an empty default store (responses from other tests could answer its ids)."""
+    from polyresponses.router import _store
+
+    _store._opened.pop(":memory:", None)  # pyright: ignore[reportPrivateUsage]

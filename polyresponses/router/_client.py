@@ -96,6 +96,8 @@ class _Plan:
     """The dialect's stream translator factory."""
     recorder: Recorder | None = None
     """Records the final response in the store (and says on it what was emulated); ``None``: nothing to do."""
+    reply_is_response: bool = False
+    """A whole reply is the ``Response`` JSON itself (the Responses dialect), so the store can keep it as is."""
 
 
 StoreSetting = ResponseStore | str | os.PathLike[str] | bool | None
@@ -169,6 +171,7 @@ class _Base:
             parse=parse or partial(dialect.parse_response, provider=name),
             translator=translator or partial(dialect.StreamTranslator, name),
             recorder=recorder,
+            reply_is_response=self.provider.dialect == "openai_responses",
         )
 
     def _call(self, plan: _Plan) -> _Call:
@@ -307,9 +310,9 @@ class Client(_Base):
     def _stream(self, plan: _Plan) -> Stream[Any]:
         return Stream(self._http, self._call(plan))
 
-    def _recorded(self, response: Response, plan: _Plan) -> Response:
+    def _recorded(self, response: Response, plan: _Plan, reply: bytes) -> Response:
         if plan.recorder is not None:
-            plan.recorder.record(response)
+            plan.recorder.record(response, reply if plan.reply_is_response else None)
         return response
 
 
@@ -335,7 +338,8 @@ class Responses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("Stream[Response]", client._stream(plan).open())
-        return client._recorded(client._response(client._send(plan), plan), plan)
+        reply = client._send(plan)
+        return client._recorded(client._response(reply, plan), plan, reply)
 
     @overload
     def stream(
@@ -355,7 +359,8 @@ class Responses:
         """``create`` with structured output: ``output_parsed`` holds the text validated as ``response_format``."""
         client = self._client
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
-        response = client._recorded(client._response(client._send(plan), plan), plan)
+        reply = client._send(plan)
+        response = client._recorded(client._response(reply, plan), plan, reply)
         return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
 
     def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
@@ -601,10 +606,14 @@ class AsyncClient(_Base):
     def _stream(self, plan: _Plan) -> AsyncStream[Any]:
         return AsyncStream(self._http, self._call(plan))
 
-    async def _recorded(self, response: Response, plan: _Plan) -> Response:
-        if plan.recorder is not None:
-            # A store write may wait for another process's transaction: never on the event loop.
-            await asyncio.to_thread(plan.recorder.record, response)
+    async def _recorded(self, response: Response, plan: _Plan, reply: bytes) -> Response:
+        recorder = plan.recorder
+        if recorder is not None:
+            raw = reply if plan.reply_is_response else None
+            if recorder.deferred:
+                recorder.record(response, raw)  # queued in memory; written in batches
+            else:  # a store write may wait for another process's transaction: never on the event loop
+                await asyncio.to_thread(recorder.record, response, raw)
         return response
 
 
@@ -632,7 +641,8 @@ class AsyncResponses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("AsyncStream[Response]", await client._stream(plan).open())
-        return await client._recorded(client._response(await client._send(plan), plan), plan)
+        reply = await client._send(plan)
+        return await client._recorded(client._response(reply, plan), plan, reply)
 
     @overload
     def stream(
@@ -652,7 +662,8 @@ class AsyncResponses:
         """``create`` with structured output: ``output_parsed`` holds the text validated as ``response_format``."""
         client = self._client
         plan = client._plan_create(model, params, stream=False, response_format=response_format)
-        response = await client._recorded(client._response(await client._send(plan), plan), plan)
+        reply = await client._send(plan)
+        response = await client._recorded(client._response(reply, plan), plan, reply)
         return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
 
     async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from polyresponses.router._errors import InvalidRequestError
 from polyresponses.router._providers import Endpoint, Provider
 from polyresponses.router._state import item_id, not_found
-from polyresponses.router._store import ResponseStore, StoredConversation, StoredItem
+from polyresponses.router._store import ResponseStore, StoredConversation, StoredItem, flush
 
 if TYPE_CHECKING:
     from polyresponses.types import (
@@ -58,7 +58,13 @@ class LocalEndpoints:
     """The emulated endpoints of one client: its store, answering as its provider."""
 
     def __init__(self, store: ResponseStore, provider: Provider) -> None:
-        self.store, self.provider = store, provider
+        self._store, self.provider = store, provider
+
+    @property
+    def store(self) -> ResponseStore:
+        """The store, with this process's deferred writes applied (so every answer sees them)."""
+        flush(self._store)
+        return self._store
 
     # responses
 
@@ -96,7 +102,7 @@ class LocalEndpoints:
         record = self.store.get_response(response_id)
         if record is None:
             raise not_found(self.provider.name, "response", response_id)
-        return finalise(Response.model_validate(record.response))
+        return finalise(Response.model_validate_json(record.body))
 
     def delete(self, response_id: str) -> bool:
         """Delete from the store; whether it was there."""

@@ -18,14 +18,15 @@ it in a worker thread, so the logic exists once.
 
 from __future__ import annotations
 
+import json
+import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from polyresponses.router._errors import InvalidRequestError, NotFoundError
-from polyresponses.router._store import ResponseStore, StoredItem, StoredResponse
+from polyresponses.router._store import ResponseStore, StoredItem, StoredResponse, defer, flush
 
 if TYPE_CHECKING:
     from polyresponses.router._providers import Provider
@@ -48,7 +49,7 @@ def item_id(item: Mapping[str, Any]) -> str:
     given = item.get("id")
     if isinstance(given, str) and given:
         return given
-    return f"{_ID_PREFIXES.get(str(item.get('type', 'message')), 'item')}_{uuid.uuid4().hex}"
+    return f"{_ID_PREFIXES.get(str(item.get('type', 'message')), 'item')}_{os.urandom(16).hex()}"
 
 
 def not_found(provider: str, what: str, ident: str, why: str = "") -> NotFoundError:
@@ -147,39 +148,54 @@ class Recorder:
 
             response.conversation = ResponseConversation(id=self.conversation_id)
 
-    def record(self, response: Response) -> None:
-        """Write the turn (one transaction); responses that failed or are still running are not kept."""
-        from polyresponses.router._wire import to_wire
+    @property
+    def deferred(self) -> bool:
+        """The record is a mirror of what the provider keeps, so it may be batched (:func:`_store.defer`).
 
+        Where the store is the one copy (a stateless provider, an emulated conversation) the turn is
+        written before the response is handed back.
+        """
+        return self.native and self.conversation_id is None
+
+    def record(self, response: Response, raw: bytes | None = None) -> None:
+        """Record the turn; responses that failed or are still running are not kept.
+
+        ``raw``: the provider's reply when it is this very ``Response`` in JSON (a non-streamed
+        Responses-dialect reply that nothing was patched into): stored as it came, not re-dumped.
+        """
         if response.status not in ("completed", "incomplete"):
             return
-        data = to_wire(response)
         inputs = [StoredItem(item_id(item), item) for item in self.input_items]
-        outputs = [
-            StoredItem(item_id(item), item, self.provider) for item in cast("list[dict[str, Any]]", data["output"])
-        ]
-        appended = [*inputs, *outputs] if self.conversation_id is not None else []
-        if not self.keep:
-            if self.conversation_id is not None:
+        data: dict[str, Any] | None = None
+        if raw is not None and not self.patch and self.conversation_id is None:
+            body = raw.decode()  # the reply is this response, nothing patched into it: keep it verbatim
+        else:
+            from polyresponses.router._wire import to_wire
+
+            data = to_wire(response)
+            body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        if self.conversation_id is not None and data is not None:
+            outputs = cast("list[dict[str, Any]]", data["output"])
+            appended = [*inputs, *(StoredItem(item_id(item), item, self.provider) for item in outputs)]
+            if not self.keep:
                 self.store.add_conversation_items(self.conversation_id, appended)
-            return
+                return
+        else:
+            appended = []
         record = StoredResponse(
             response.id,
             self.provider,
             self.native,
-            data,
+            body,
             created_at=int(response.created_at or time.time()),
             previous_response_id=self.previous_response_id,
             conversation_id=self.conversation_id,
             conversation_position=self.conversation_position,
         )
-        if not self.store.save_response(record, inputs, appended):  # the conversation was deleted meanwhile
-            self.store.save_response(
-                StoredResponse(
-                    record.id, record.provider, record.native, data, record.created_at, record.previous_response_id
-                ),
-                inputs,
-            )
+        if self.deferred:
+            defer(self.store, record, inputs)
+        elif not self.store.save_response(record, inputs, appended):  # the conversation was deleted meanwhile
+            self.store.save_response(replace(record, conversation_id=None, conversation_position=None), inputs)
 
 
 @dataclass(slots=True)
@@ -205,6 +221,8 @@ def prepare(store: ResponseStore | None, provider: Provider, body: dict[str, Any
     """
     if store is None:
         return StatePlan(body, None)  # local state is off: the capability check refused what needs it
+    if "previous_response_id" in body or "conversation" in body:
+        flush(store)  # this process reads its own deferred writes
     name, native = provider.name, provider.capabilities.stored_state
     previous = body.get("previous_response_id")
     conversation = _conversation_id(body.get("conversation"))

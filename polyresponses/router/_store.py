@@ -25,12 +25,14 @@ items of a conversation, ``owner`` = the conversation id; ordered by ``position`
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sqlite3
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -39,6 +41,8 @@ from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 __all__ = [
     "STORE_ENV",
+    "defer",
+    "flush",
     "MemoryStore",
     "Order",
     "ResponseStore",
@@ -79,13 +83,18 @@ class StoredResponse:
     """The provider row that produced it (its items replay natively there)."""
     native: bool
     """The provider keeps it too, so that provider's own ``previous_response_id`` can point at it."""
-    response: dict[str, Any]
-    """The ``Response`` as wire JSON."""
+    body: str
+    """The ``Response`` as JSON text: kept as text, since a provider's reply can be stored as it came."""
     created_at: int = field(default_factory=lambda: int(time.time()))
     previous_response_id: str | None = None
     conversation_id: str | None = None
     conversation_position: int | None = None
     """How many items the conversation held when this response was asked for: its context prefix."""
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """The ``Response`` as a JSON object."""
+        return _object(self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +125,10 @@ class ResponseStore(Protocol):
         All or nothing. ``False`` (nothing written) when the record names a conversation that no
         longer exists. A record with an id already stored replaces it.
         """
+        ...
+
+    def save_responses(self, turns: Sequence[tuple[StoredResponse, Sequence[StoredItem]]]) -> None:
+        """Record several responses with their input items, all in one transaction (conversations untouched)."""
         ...
 
     def get_response(self, response_id: str) -> StoredResponse | None: ...
@@ -204,6 +217,10 @@ class MemoryStore:
             if record.conversation_id is not None:
                 self._append(record.conversation_id, conversation_items)
             return True
+
+    def save_responses(self, turns: Sequence[tuple[StoredResponse, Sequence[StoredItem]]]) -> None:
+        for record, input_items in turns:
+            self.save_response(record, input_items)
 
     def get_response(self, response_id: str) -> StoredResponse | None:
         return self._responses.get(response_id)
@@ -297,7 +314,7 @@ CREATE TABLE IF NOT EXISTS responses (
     previous_response_id  TEXT,
     conversation_id       TEXT,
     conversation_position INTEGER,
-    response              TEXT NOT NULL          -- the Response, wire JSON
+    response              TEXT NOT NULL          -- the Response, JSON text
 );
 CREATE TABLE IF NOT EXISTS conversations (
     id            TEXT PRIMARY KEY,
@@ -389,25 +406,13 @@ class SQLiteStore:
         with self._write() as db:
             if record.conversation_id is not None and not _append(db, record.conversation_id, conversation_items):
                 return False
-            db.execute("DELETE FROM items WHERE owner = ?", (record.id,))
-            db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.id,
-                    record.provider,
-                    int(record.native),
-                    record.created_at,
-                    record.previous_response_id,
-                    record.conversation_id,
-                    record.conversation_position,
-                    _dumps(record.response),
-                ),
-            )
-            db.executemany(
-                "INSERT INTO items VALUES (?, ?, ?, ?, ?)",
-                [(record.id, i, item.id, item.provider, _dumps(item.item)) for i, item in enumerate(input_items)],
-            )
+            _save(db, record, input_items)
             return True
+
+    def save_responses(self, turns: Sequence[tuple[StoredResponse, Sequence[StoredItem]]]) -> None:
+        with self._write() as db:
+            for record, input_items in turns:
+                _save(db, record, input_items)
 
     def get_response(self, response_id: str) -> StoredResponse | None:
         with self._read() as db:
@@ -418,7 +423,7 @@ class SQLiteStore:
             ).fetchone()
         if row is None:
             return None
-        return StoredResponse(row[0], row[1], bool(row[2]), _object(row[3]), row[4], row[5], row[6], row[7])
+        return StoredResponse(row[0], row[1], bool(row[2]), row[3], row[4], row[5], row[6], row[7])
 
     def delete_response(self, response_id: str) -> bool:
         with self._write() as db:
@@ -527,6 +532,28 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     db.execute("COMMIT")
 
 
+def _save(db: sqlite3.Connection, record: StoredResponse, input_items: Sequence[StoredItem]) -> None:
+    """One response row and its input items, replacing any earlier record under the same id."""
+    db.execute("DELETE FROM items WHERE owner = ?", (record.id,))
+    db.execute(
+        "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.id,
+            record.provider,
+            int(record.native),
+            record.created_at,
+            record.previous_response_id,
+            record.conversation_id,
+            record.conversation_position,
+            record.body,
+        ),
+    )
+    db.executemany(
+        "INSERT INTO items VALUES (?, ?, ?, ?, ?)",
+        [(record.id, i, item.id, item.provider, _dumps(item.item)) for i, item in enumerate(input_items)],
+    )
+
+
 def _items(db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[StoredItem]:
     rows = db.execute(f"SELECT id, item, provider, position FROM items {where}", args).fetchall()
     return [StoredItem(row[0], _object(row[1]), row[2], row[3]) for row in rows]
@@ -598,3 +625,68 @@ def open_store(setting: ResponseStore | str | os.PathLike[str] | bool | None) ->
         if store is None:
             store = _opened[location] = MemoryStore() if location == ":memory:" else SQLiteStore(location)
         return store
+
+
+# ---------------------------------------------------------------------------------- write-behind
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Mirror records waiting to be written to one store in one transaction."""
+
+    store: ResponseStore
+    pid: int
+    turns: list[tuple[StoredResponse, Sequence[StoredItem]]] = field(default_factory=list)
+    since: float = 0.0
+
+
+_BATCH = 64
+_MAX_AGE = 2.0  # seconds
+_pending: dict[int, _Pending] = {}
+_pending_lock = threading.Lock()
+
+
+def defer(store: ResponseStore, record: StoredResponse, input_items: Sequence[StoredItem]) -> None:
+    """Queue a mirror record: written with others in one transaction, flushed before any read.
+
+    A response the provider keeps itself (OpenAI's) is recorded as a mirror, so that a chain can move
+    to another provider later. Writing each one in a transaction of its own would add about 0.2 ms to
+    every non-streamed request (measured on SQLite here, against about 1 ms for the whole request on
+    a loopback server); batched, it costs a few microseconds. The batch is written when it holds 64
+    records, when its oldest is 2 s old (checked at the next record), before anything reads the
+    store through the router (:func:`flush`), and at interpreter exit. A process killed meanwhile
+    loses the batch, which the provider still holds; where the store is the only copy (stateless
+    providers, emulated conversations) nothing is deferred.
+    """
+    with _pending_lock:
+        pending = _pending.get(id(store))
+        if pending is None or pending.pid != os.getpid():
+            pending = _pending[id(store)] = _Pending(store, os.getpid())
+        if not pending.turns:
+            pending.since = time.monotonic()
+        pending.turns.append((record, input_items))
+        due = len(pending.turns) >= _BATCH or time.monotonic() - pending.since > _MAX_AGE
+    if due:
+        flush(store)
+
+
+def flush(store: ResponseStore) -> None:
+    """Write the mirror records queued for ``store`` (this process's own writes are then readable)."""
+    pending = _pending.get(id(store))
+    if pending is None or not pending.turns or pending.pid != os.getpid():
+        return
+    with _pending_lock:
+        turns, pending.turns = pending.turns, []
+    if turns:
+        store.save_responses(turns)
+
+
+@atexit.register
+def _flush_all() -> None:
+    for pending in list(_pending.values()):
+        try:
+            flush(pending.store)
+        except Exception as error:  # at exit there is no caller left to raise to
+            warnings.warn(
+                f"polyresponses: writing queued responses to {pending.store!r} failed: {error!r}", stacklevel=1
+            )

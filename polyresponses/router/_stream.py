@@ -65,7 +65,10 @@ async def _aobserve(recorder: Recorder, event: ResponseStreamEvent) -> None:
     response: Response = event.response  # type: ignore[union-attr]
     recorder.patch_response(response)
     if event.type in _TERMINAL:
-        await asyncio.to_thread(recorder.record, response)  # a store write never blocks the event loop
+        if recorder.deferred:
+            recorder.record(response)  # queued in memory; written in batches
+        else:
+            await asyncio.to_thread(recorder.record, response)  # a store write never blocks the event loop
 
 
 def _is_json(response: HTTPResponse) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -29,7 +30,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ResponseSt
 
 
 def _record(response_id: str, **fields: object) -> StoredResponse:
-    return StoredResponse(response_id, "anthropic", False, {"id": response_id, "output": []}, **fields)  # type: ignore[arg-type]
+    return StoredResponse(response_id, "anthropic", False, json.dumps({"id": response_id, "output": []}), **fields)  # type: ignore[arg-type]
 
 
 def _items(*ids: str) -> list[StoredItem]:
@@ -170,7 +171,7 @@ def _worker(path: str, worker: int) -> None:
             response_id,
             "chat",
             False,
-            {"id": response_id, "output": [{"type": "message", "n": turn}]},
+            json.dumps({"id": response_id, "output": [{"type": "message", "n": turn}]}),
             previous_response_id=previous,
             conversation_id="conv_shared",
             conversation_position=0,
@@ -247,7 +248,7 @@ _WRITER = textwrap.dedent(
         big = {"type": "message", "role": "user", "content": "x" * 2000}
         items = [StoredItem(f"{rid}_{i}", big) for i in range(50)]
         record = StoredResponse(
-            rid, "chat", False, {"id": rid, "output": []}, conversation_id="conv_k", conversation_position=0
+            rid, "chat", False, '{"output": []}', conversation_id="conv_k", conversation_position=0
         )
         store.save_response(record, items, items)
         n += 1
