@@ -3,7 +3,8 @@
 What a turn costs: ``Recorder.record`` writes one response (about 2 KB of JSON) with 3 input items
 and, in a conversation, appends 5 items, all in one ``BEGIN IMMEDIATE`` transaction. Measured:
 
-1. one process writing turns (SQLite file, then the in-memory store for scale);
+1. one process writing turns (SQLite file, the in-memory store for scale, and SQLite with the
+   batched writes used for mirror copies of responses a provider keeps itself);
 2. ``--processes`` (4) processes writing their own chains and one shared conversation at once:
    total turns/s and the per-write latency distribution (p50/p99/max), which shows how long a
    writer waits for another's transaction (WAL allows one writer at a time);
@@ -29,6 +30,7 @@ from typing import Any
 
 from polyresponses import MemoryStore, ResponseStore, SQLiteStore, StoredConversation, StoredItem, StoredResponse
 from polyresponses.router._state import chain_items
+from polyresponses.router._store import defer, flush
 
 _OUTPUT = [
     {
@@ -80,6 +82,20 @@ def _alone(store: ResponseStore, turns: int, label: str) -> None:
     print(f"  {label:<28} {turns / elapsed:>9,.0f} turns/s  ({elapsed / turns * 1e6:,.0f} µs a turn)")
 
 
+def _mirrored(store: SQLiteStore, turns: int) -> None:
+    """Mirror records (a provider that keeps its responses itself): batched by ``defer``."""
+    inputs = [StoredItem(f"in_{n}", {"role": "user", "content": f"question {n}"}) for n in range(3)]
+    body = json.dumps({"id": "r", "object": "response", "status": "completed", "output": _OUTPUT})
+    start = time.perf_counter()
+    for turn in range(turns):
+        defer(store, StoredResponse(f"resp_m_{turn}", "openai", True, body), inputs)
+    flush(store)
+    elapsed = time.perf_counter() - start
+    print(
+        f"  {'SQLite, mirrors batched':<28} {turns / elapsed:>9,.0f} turns/s  ({elapsed / turns * 1e6:,.0f} µs a turn)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=500)
@@ -90,6 +106,7 @@ def main() -> None:
         print("1. one writer")
         _alone(SQLiteStore(Path(folder) / "alone.sqlite3"), args.turns, "SQLite (WAL, NORMAL)")
         _alone(MemoryStore(), args.turns, "memory")
+        _mirrored(SQLiteStore(Path(folder) / "mirror.sqlite3"), args.turns)
 
         print(f"2. {args.processes} processes at once, each a chain, all one shared conversation")
         path = str(Path(folder) / "shared.sqlite3")
