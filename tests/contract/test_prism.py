@@ -235,6 +235,19 @@ def test_every_route_round_trips(client: Client) -> None:
     assert client.responses.input_tokens.count(model="gpt-4o", input="Count me.").input_tokens >= 0
 
 
+def test_every_conversations_route_round_trips(client: Client) -> None:
+    """OpenAI keeps conversations itself: each Conversations API call goes to its route, and Prism accepts it."""
+    created = client.conversations.create(items=[{"role": "user", "content": "hi"}], metadata={"topic": "t"})
+    assert created.object == "conversation"
+    assert client.conversations.retrieve("conv_123").object == "conversation"
+    assert client.conversations.update("conv_123", metadata={"k": "v"}).object == "conversation"
+    assert client.conversations.items.list("conv_123", limit=5, order="asc").object == "list"
+    assert client.conversations.items.create("conv_123", items=[{"role": "user", "content": "x"}]).object == "list"
+    assert client.conversations.items.retrieve("conv_123", "msg_abc").type == "message"
+    assert client.conversations.items.delete("conv_123", "msg_abc").object == "conversation"
+    assert client.conversations.delete("conv_123").deleted
+
+
 def test_stream_from_the_spec_example(client: Client) -> None:
     with client.responses.stream(model="gpt-4o", input="Say hello.") as stream:
         events = list(stream)
