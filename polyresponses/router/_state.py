@@ -12,8 +12,10 @@ The rules (Responses API reference, "Create a model response" and "Conversation 
 - ``store`` (default true, as in the spec) records the response, the turn's input items and the
   output items under the response's id; ``store=False`` records nothing.
 
-Everything here is synchronous and talks only to a :class:`ResponseStore`; the async client runs
-it in a worker thread, so the logic exists once.
+Everything here is synchronous and talks only to a :class:`ResponseStore`, so the logic exists once
+for both shells. Planning (:func:`prepare`) does point reads inline; the async client runs the
+writes where the store is the only copy in a worker thread, and mirror copies of responses a
+provider keeps itself are batched in memory (:func:`polyresponses.router._store.defer`).
 """
 
 from __future__ import annotations
