@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from polyresponses.router._errors import InvalidRequestError
 from polyresponses.router._providers import Endpoint, Provider
-from polyresponses.router._state import item_id, not_found
-from polyresponses.router._store import ResponseStore, StoredConversation, StoredItem, flush
+from polyresponses.router._state import context_items, item_id, not_found
+from polyresponses.router._store import ResponseStore, StoredConversation, StoredItem, flush, paginate
 
 if TYPE_CHECKING:
     from polyresponses.types import (
@@ -113,10 +113,15 @@ class LocalEndpoints:
     ) -> ResponseItemList:
         from polyresponses.types import ResponseItemList
 
-        page = self.store.page(response_id, after=after, limit=self._limit(limit), order=order or "desc")
-        if page is None:
+        limit = self._limit(limit)
+        record = self.store.get_response(response_id)
+        if record is None:
             raise not_found(self.provider.name, "response", response_id)
-        return ResponseItemList.model_validate(_list(*page))
+        # What the model was given (as OpenAI lists it): the chain's earlier items and then this turn's.
+        context = context_items(self.store, record, self.provider.name)
+        return ResponseItemList.model_validate(
+            _list(*paginate(context, after=after, limit=limit, order=order or "desc"))
+        )
 
     # conversations
 

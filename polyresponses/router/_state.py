@@ -34,7 +34,18 @@ if TYPE_CHECKING:
     from polyresponses.router._providers import Provider
     from polyresponses.types import Response
 
-__all__ = ["Recorder", "StatePlan", "as_items", "chain_items", "item_id", "not_found", "portable", "prepare"]
+__all__ = [
+    "Recorder",
+    "StatePlan",
+    "as_items",
+    "chain_items",
+    "context_items",
+    "item_id",
+    "not_found",
+    "output_items",
+    "portable",
+    "prepare",
+]
 
 _ID_PREFIXES = {
     "message": "msg",
@@ -100,8 +111,13 @@ def _portable_all(items: Sequence[tuple[dict[str, Any], str | None]], target: st
     return [item for item in kept if item is not None]
 
 
-def chain_items(store: ResponseStore, record: StoredResponse, target: str, provider: str) -> list[dict[str, Any]]:
-    """Every item of the chain ending at ``record``, oldest first, ready to replay to ``target``."""
+def context_items(store: ResponseStore, record: StoredResponse, provider: str) -> list[StoredItem]:
+    """The items ``record`` was generated from, oldest first, as stored (ids, origin).
+
+    What its chain said before it (for each earlier turn: its input items, then its output items,
+    after the conversation items that preceded the chain's first turn) and then its own input: the
+    list ``GET /responses/{id}/input_items`` returns, and the history :func:`chain_items` replays.
+    """
     records = [record]
     seen = {record.id}
     while (previous := records[-1].previous_response_id) is not None and previous not in seen:
@@ -113,16 +129,27 @@ def chain_items(store: ResponseStore, record: StoredResponse, target: str, provi
         records.append(earlier)
         seen.add(previous)
     records.reverse()
-    items: list[dict[str, Any]] = []
+    items: list[StoredItem] = []
     first = records[0]
     if first.conversation_id is not None and first.conversation_position is not None:
-        prefix = store.conversation_items(first.conversation_id, before=first.conversation_position) or []
-        items.extend(_portable_all([(stored.item, stored.provider) for stored in prefix], target))
-    for each in records:
-        items.extend(stored.item for stored in store.input_items(each.id) or [])
-        outputs = cast("list[dict[str, Any]]", each.response.get("output") or [])
-        items.extend(_portable_all([(output, each.provider) for output in outputs], target))
+        items.extend(store.conversation_items(first.conversation_id, before=first.conversation_position) or [])
+    for each in records[:-1]:
+        items.extend(store.input_items(each.id) or [])
+        items.extend(output_items(each))
+    items.extend(store.input_items(record.id) or [])
     return items
+
+
+def output_items(record: StoredResponse) -> list[StoredItem]:
+    """A stored response's output items, under their own ids, produced by its provider."""
+    outputs = cast("list[dict[str, Any]]", record.response.get("output") or [])
+    return [StoredItem(item_id(output), output, record.provider) for output in outputs]
+
+
+def chain_items(store: ResponseStore, record: StoredResponse, target: str, provider: str) -> list[dict[str, Any]]:
+    """Every item of the chain ending at ``record`` (its output included), ready to replay to ``target``."""
+    history = [*context_items(store, record, provider), *output_items(record)]
+    return _portable_all([(stored.item, stored.provider) for stored in history], target)
 
 
 @dataclass(slots=True)

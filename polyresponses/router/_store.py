@@ -52,6 +52,7 @@ __all__ = [
     "StoredResponse",
     "default_store_path",
     "open_store",
+    "paginate",
 ]
 
 STORE_ENV = "POLYRESPONSES_STORE"
@@ -178,6 +179,21 @@ class ResponseStore(Protocol):
     def close(self) -> None: ...
 
 
+def paginate(
+    items: Sequence[StoredItem], *, after: str | None, limit: int, order: Order
+) -> tuple[list[StoredItem], bool]:
+    """One page of ``items`` (oldest first) by the spec's cursor rules: ``(page, has_more)``.
+
+    ``order="desc"`` starts from the newest; ``after`` is the id of the item before the page (an
+    unknown id gives an empty page).
+    """
+    ordered = list(items) if order == "asc" else list(reversed(items))
+    if after is not None:
+        index = next((i for i, item in enumerate(ordered) if item.id == after), None)
+        ordered = [] if index is None else ordered[index + 1 :]
+    return ordered[:limit], len(ordered) > limit
+
+
 # ------------------------------------------------------------------------------------------- memory
 
 
@@ -287,12 +303,7 @@ class MemoryStore:
             if owner not in self._responses and owner not in self._conversations:
                 return None
             items = list(self._items.get(owner, ()))
-        if order == "desc":
-            items.reverse()
-        if after is not None:
-            index = next((i for i, item in enumerate(items) if item.id == after), None)
-            items = [] if index is None else items[index + 1 :]
-        return items[:limit], len(items) > limit
+        return paginate(items, after=after, limit=limit, order=order)
 
     def close(self) -> None:
         """Nothing to release; kept for the interface."""

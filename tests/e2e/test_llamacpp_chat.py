@@ -350,8 +350,8 @@ def test_previous_response_id_carries_the_first_turn(base_url: str, recorder: _R
         # The model was given the longer context: its prompt grew by at least the first exchange.
         assert second.usage is not None and first.usage is not None
         assert second.usage.input_tokens > first.usage.input_tokens + first.usage.output_tokens
-        items = c.responses.input_items.list(second.id)
-        assert [item.type for item in items.data] == ["message"]
+        items = c.responses.input_items.list(second.id, order="asc")  # the whole context the model was given
+        assert [item.role for item in items.data] == ["user", "assistant", "user"]  # type: ignore[union-attr]
         assert c.responses.retrieve(first.id).output_text == first.output_text
 
 

@@ -96,6 +96,25 @@ def test_a_stored_response_is_retrieved_listed_and_deleted(client: Client) -> No
         client.responses.delete(response.id)
 
 
+def test_input_items_of_a_chained_turn_list_the_whole_context(client: Client) -> None:
+    """As on OpenAI: the items the model was given, earlier turns' inputs and outputs included."""
+    first = client.responses.create(model="claude", input="one")
+    second = client.responses.create(model="claude", input="two", previous_response_id=first.id)
+    context = client.responses.input_items.list(second.id, order="asc")
+    assert [(item.type, item.role) for item in context.data] == [  # type: ignore[union-attr]
+        ("message", "user"),
+        ("message", "assistant"),
+        ("message", "user"),
+    ]
+    assert _id(context.data[1]) == _id(first.output[0])
+    newest = client.responses.input_items.list(second.id, limit=1)
+    older = client.responses.input_items.list(second.id, limit=5, after=newest.last_id)
+    assert _ids(newest) + _ids(older) == _ids(context)[::-1]
+    client.responses.delete(first.id)  # a broken chain says which link is gone
+    with pytest.raises(NotFoundError, match=f"no response '{first.id}': an earlier turn of the chain"):
+        client.responses.input_items.list(second.id)
+
+
 def test_limits_outside_the_spec_are_refused(client: Client) -> None:
     response = client.responses.create(model="claude", input="hi")
     for limit in (0, 101):

@@ -419,6 +419,7 @@ async def test_async_streamed_chain_over_chat_completions() -> None:
         recorded = second.request_body["messages"]
         assert [m["role"] for m in sent] == [m["role"] for m in recorded] == ["user", "assistant", "tool"]
         assert sent[1]["tool_calls"] == recorded[1]["tool_calls"]
-        page = await client.responses.input_items.list(completed.response.id)
-        assert [item.type for item in page.data] == ["function_call_output"]
+        # input_items lists what the model was given, the earlier turn included (as OpenAI does).
+        page = await client.responses.input_items.list(completed.response.id, order="asc")
+        assert [item.type for item in page.data] == ["message", "function_call", "function_call_output"]
         assert (await client.responses.retrieve(turn1.id)).output_text == turn1.output_text
