@@ -2,6 +2,8 @@
 
 ``polyresponses "prompt" -m provider:model [--stream] [--json] [--instructions ...]`` asks a model:
 text is printed as it arrives with ``--stream``; ``--json`` prints the final typed ``Response``.
+``--previous-response-id ID`` continues a conversation (from the response store, so on any provider,
+across invocations); the id of each answer is printed on stderr.
 ``polyresponses types [--sse FILE]`` prints what the canonical types cover.
 """
 
@@ -80,6 +82,10 @@ def _ask(args: argparse.Namespace) -> int:
         options["api_base"] = args.api_base
     if args.dialect is not None:
         options["dialect"] = args.dialect
+    if args.previous_response_id is not None:
+        options["previous_response_id"] = args.previous_response_id
+    if args.conversation is not None:
+        options["conversation"] = args.conversation
     try:
         if args.stream:
             with polyresponses.responses(args.model, args.prompt, stream=True, **options) as stream:  # type: ignore[call-overload]
@@ -131,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("openai_responses", "chat_completions"),
         help="the wire format to speak (default: the provider's own; chat_completions for /chat/completions)",
     )
+    parser.add_argument(
+        "--previous-response-id",
+        dest="previous_response_id",
+        help="continue from a response (its id is printed after each answer), on any provider",
+    )
+    parser.add_argument("--conversation", help="a conversation id: read it as context and add this turn to it")
     return _ask(parser.parse_args(argv))
 
 

@@ -123,6 +123,11 @@ def test_cli_streams_against_the_real_model(base_url: str, capsys: pytest.Captur
     captured = capsys.readouterr()
     assert captured.out.strip()
     assert "completed" in captured.err and _MODEL in captured.err
+    first_id = captured.err.strip().lstrip("[").split()[0]
+    follow_up = ["And again?", "-m", f"llamacpp:{_MODEL}", "--api-base", base_url, "--max-output-tokens", "16"]
+    assert main([*follow_up, "--previous-response-id", first_id, "--json"]) == 0
+    second = Response.model_validate_json(capsys.readouterr().out)
+    assert second.previous_response_id == first_id
     polyresponses.close_pooled_clients()
 
 
