@@ -423,3 +423,45 @@ async def test_async_streamed_chain_over_chat_completions() -> None:
         page = await client.responses.input_items.list(completed.response.id, order="asc")
         assert [item.type for item in page.data] == ["message", "function_call", "function_call_output"]
         assert (await client.responses.retrieve(turn1.id)).output_text == turn1.output_text
+
+
+_MIRROR_WRITER = """
+import json, sys
+import httpx
+from polyresponses import Client
+
+reply = json.loads(sys.argv[2])
+
+def openai(request):
+    n = len(sent)
+    sent.append(n)
+    return httpx.Response(200, json={**reply, "id": f"resp_exit_{n}"})
+
+sent = []
+client = Client("openai", api_key="k", transport=httpx.MockTransport(openai), store=sys.argv[1])
+for _ in range(3):
+    client.responses.create(model="gpt-4o", input="hi")
+"""
+
+
+def test_batched_mirror_copies_reach_the_file_when_the_process_exits(tmp_path: Any) -> None:
+    """OpenAI keeps its responses, so ours are batched mirror copies; a normal exit still writes them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "store.sqlite3"
+    reply = _exchange("openai_responses", "text__test_openai_responses_model_simple_response.yaml").response_json
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, "-c", _MIRROR_WRITER, str(path), json.dumps(reply)],
+        check=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    store = SQLiteStore(path)
+    for n in range(3):
+        record = store.get_response(f"resp_exit_{n}")
+        assert record is not None and record.native and record.provider == "openai"
+        assert [item.item for item in store.input_items(record.id) or []] == [{"role": "user", "content": "hi"}]
+    store.close()
