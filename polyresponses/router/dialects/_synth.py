@@ -84,7 +84,7 @@ def synthesized_response(
         "incomplete_details": incomplete,
         "previous_response_id": None,
         "instructions": request.get("instructions"),
-        "tools": request.get("tools") or [],
+        "tools": [_echo_tool(tool) for tool in request.get("tools") or []],
         "tool_choice": request.get("tool_choice") or "auto",
         "truncation": "disabled",
         "parallel_tool_calls": request.get("parallel_tool_calls", True),
@@ -128,6 +128,14 @@ def _echo_text(text: Any) -> Any:
         fmt = {"description": None, "strict": False, **cast("Mapping[str, Any]", fmt)}
         return {**text, "format": fmt}
     return text if fmt is not None else {**text, "format": {"type": "text"}}
+
+
+def _echo_tool(tool: Any) -> Any:
+    """A request tool as the response echoes it: a function tool with ``description``, ``parameters`` and
+    ``strict`` present (required-nullable in OpenResponses; OpenAI's own replies echo ``null`` there)."""
+    if isinstance(tool, Mapping) and tool.get("type") == "function":
+        return {"description": None, "parameters": None, "strict": None, **cast("Mapping[str, Any]", tool)}
+    return tool
 
 
 def _echo_reasoning(reasoning: Any) -> Any:
