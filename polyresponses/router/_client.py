@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, cast, overload
 
 from polyresponses.router._capabilities import check_endpoint
 from polyresponses.router._core import build_body, get_provider, plan_create, resolve_target_parts, split_options
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "AsyncConversations", "Client", "Conversations"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 M = TypeVar("M", bound="BaseModel")
 
 
@@ -96,8 +97,15 @@ class _Plan:
     """The dialect's stream translator factory."""
     recorder: Recorder | None = None
     """Records the final response in the store (and says on it what was emulated); ``None``: nothing to do."""
-    reply_is_response: bool = False
-    """A whole reply is the ``Response`` JSON itself (the Responses dialect), so the store can keep it as is."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Routed(Generic[R]):
+    """A call decided once for both shells: answered from the store (``local``), or ``wire`` sent and parsed."""
+
+    local: Callable[[], R] | None
+    wire: WireRequest | None = None
+    parse: Callable[[bytes], R] | None = None
 
 
 StoreSetting = ResponseStore | str | os.PathLike[str] | bool | None
@@ -171,7 +179,6 @@ class _Base:
             parse=parse or partial(dialect.parse_response, provider=name),
             translator=translator or partial(dialect.StreamTranslator, name),
             recorder=recorder,
-            reply_is_response=self.provider.dialect == "openai_responses",
         )
 
     def _call(self, plan: _Plan) -> _Call:
@@ -195,6 +202,10 @@ class _Base:
             plan.recorder.patch_response(response)
         return response
 
+    def _verbatim(self, reply: bytes) -> bytes | None:
+        """``reply`` when it is the ``Response`` JSON itself (the Responses dialect): the store keeps it as is."""
+        return reply if self.provider.dialect == "openai_responses" else None
+
     def _finalised(self, response: Response, finaliser: Callable[[Response], T]) -> T:
         """``response`` passed through ``finaliser`` (structured output); errors never show the key."""
         with secrets_scrubbed(self._target.secret):
@@ -211,36 +222,135 @@ class _Base:
             raise not_found(self.provider.name, what, ident)
         check_endpoint(self.provider, name)
 
-    def _conversation_route(self, conversation_id: str) -> LocalEndpoints | None:
-        """The store when it holds ``conversation_id``; ``None`` to ask the provider; else not-found."""
+    # Conversations API: each call decided once here (store or provider), then run by the sync or async shell.
+
+    def _conversation_route(self, conversation_id: str | None) -> LocalEndpoints | None:
+        """The store when it answers for ``conversation_id`` (``None``: a new conversation); ``None`` to ask
+        the provider. A conversation the store holds is always answered from it; an unknown one is a 404
+        when the provider has no routes; with neither a store nor the routes, unsupported."""
+        if conversation_id is None:
+            if "conversations" in self.provider.capabilities.endpoints:
+                return None
+            if self._local is None:
+                check_endpoint(self.provider, "conversations")  # raises: no route and no store
+            return self._local
         if self._local is not None and self._local.has_conversation(conversation_id):
             return self._local
         self._endpoint("conversations", conversation_id, "conversation")
         return None
 
-    def _local_conversations(self) -> LocalEndpoints | None:
-        """Where ``conversations.create`` goes: ``None`` for the provider's own route, else the store."""
-        if "conversations" in self.provider.capabilities.endpoints:
-            return None
-        if self._local is None:
-            check_endpoint(self.provider, "conversations")  # raises: no route and no store
-        return self._local
+    def _routed(
+        self,
+        conversation_id: str | None,
+        local: Callable[[LocalEndpoints], R],
+        wire: Callable[[], WireRequest],
+        parse: Callable[[bytes], R],
+    ) -> _Routed[R]:
+        store = self._conversation_route(conversation_id)
+        if store is not None:
+            return _Routed(partial(local, store))
+        return _Routed(None, wire(), parse)
+
+    def _parser(self, model: type[M]) -> Callable[[bytes], M]:
+        return partial(self._model, model)
+
+    def _create_conversation(
+        self, items: Sequence[Mapping[str, Any]] | None, metadata: Mapping[str, str] | None
+    ) -> _Routed[ConversationResource]:
+        from polyresponses.types import ConversationResource
+
+        body = _validated_body("CreateConversationBody", _given(items=items, metadata=metadata), self.provider.name)
+        return self._routed(
+            None,
+            lambda store: store.create_conversation(body),
+            lambda: dialect.build_conversation("POST", body=body),
+            self._parser(ConversationResource),
+        )
+
+    def _retrieve_conversation(self, conversation_id: str) -> _Routed[ConversationResource]:
+        from polyresponses.types import ConversationResource
+
+        return self._routed(
+            conversation_id,
+            lambda store: store.retrieve_conversation(conversation_id),
+            lambda: dialect.build_conversation("GET", conversation_id),
+            self._parser(ConversationResource),
+        )
+
+    def _update_conversation(self, conversation_id: str, metadata: Mapping[str, str]) -> _Routed[ConversationResource]:
+        from polyresponses.types import ConversationResource
+
+        body = _validated_body("UpdateConversationBody", {"metadata": metadata}, self.provider.name)
+        return self._routed(
+            conversation_id,
+            lambda store: store.update_conversation(conversation_id, body),
+            lambda: dialect.build_conversation("POST", conversation_id, body=body),
+            self._parser(ConversationResource),
+        )
+
+    def _delete_conversation(self, conversation_id: str) -> _Routed[DeletedConversationResource]:
+        from polyresponses.types import DeletedConversationResource
+
+        return self._routed(
+            conversation_id,
+            lambda store: store.delete_conversation(conversation_id),
+            lambda: dialect.build_conversation("DELETE", conversation_id),
+            self._parser(DeletedConversationResource),
+        )
+
+    def _list_items(
+        self,
+        conversation_id: str,
+        after: str | None,
+        limit: int | None,
+        order: Literal["asc", "desc"] | None,
+        include: list[str] | None,
+    ) -> _Routed[ConversationItemList]:
+        from polyresponses.types import ConversationItemList
+
+        return self._routed(
+            conversation_id,
+            lambda store: store.list_items(conversation_id, after=after, limit=limit, order=order),
+            lambda: dialect.build_conversation(
+                "GET", conversation_id, items=True, after=after, limit=limit, order=order, include=include
+            ),
+            self._parser(ConversationItemList),
+        )
+
+    def _add_items(
+        self, conversation_id: str, items: Sequence[Mapping[str, Any]], include: list[str] | None
+    ) -> _Routed[ConversationItemList]:
+        from polyresponses.types import ConversationItemList
+
+        body = _validated_body("CreateConversationBody", {"items": items}, self.provider.name)
+        return self._routed(
+            conversation_id,
+            lambda store: store.add_items(conversation_id, body),
+            lambda: dialect.build_conversation("POST", conversation_id, items=True, body=body, include=include),
+            self._parser(ConversationItemList),
+        )
+
+    def _retrieve_item(self, conversation_id: str, item_id: str) -> _Routed[ConversationItem]:
+        return self._routed(
+            conversation_id,
+            lambda store: store.retrieve_item(conversation_id, item_id),
+            lambda: dialect.build_conversation("GET", conversation_id, item_id),
+            self._conversation_item,
+        )
+
+    def _delete_item(self, conversation_id: str, item_id: str) -> _Routed[ConversationResource]:
+        from polyresponses.types import ConversationResource
+
+        return self._routed(
+            conversation_id,
+            lambda store: store.delete_item(conversation_id, item_id),
+            lambda: dialect.build_conversation("DELETE", conversation_id, item_id),
+            self._parser(ConversationResource),
+        )
 
     def _conversation_item(self, reply: bytes) -> ConversationItem:
-        from pydantic import TypeAdapter, ValidationError
-
-        from polyresponses.types import ConversationItem
-
-        adapter: TypeAdapter[ConversationItem] = TypeAdapter(ConversationItem)
         with secrets_scrubbed(self._target.secret):
-            try:
-                return adapter.validate_json(reply)
-            except ValidationError as error:
-                raise APIResponseValidationError(
-                    f"reply is not a valid ConversationItem: {error.errors()[0]['msg']}",
-                    provider=self.provider.name,
-                    body=reply[:200].decode("utf-8", "replace"),
-                ) from error
+            return dialect.parse_conversation_item(reply, provider=self.provider.name)
 
 
 def _finalise_parsed(response: Response, *, response_format: type[T], provider: str) -> ParsedResponse[T]:
@@ -310,9 +420,16 @@ class Client(_Base):
     def _stream(self, plan: _Plan) -> Stream[Any]:
         return Stream(self._http, self._call(plan))
 
+    def _run(self, routed: _Routed[R]) -> R:
+        """A decided call: from the store, or sent and parsed."""
+        if routed.local is not None:
+            return routed.local()
+        assert routed.wire is not None and routed.parse is not None
+        return routed.parse(self._send(self._plan(routed.wire, {})))
+
     def _recorded(self, response: Response, plan: _Plan, reply: bytes) -> Response:
         if plan.recorder is not None:
-            plan.recorder.record(response, reply if plan.reply_is_response else None)
+            plan.recorder.record(response, self._verbatim(reply))
         return response
 
 
@@ -458,47 +575,19 @@ class Conversations:
         self, *, items: Sequence[Mapping[str, Any]] | None = None, metadata: Mapping[str, str] | None = None
     ) -> ConversationResource:
         """``POST /conversations`` (up to 20 initial items)."""
-        from polyresponses.types import ConversationResource
-
-        client = self._client
-        local = client._local_conversations()
-        if local is not None:
-            return local.create_conversation(items, metadata)
-        body = _validated_body("CreateConversationBody", _given(items=items, metadata=metadata), client.provider.name)
-        return client._model(
-            ConversationResource, client._send(client._plan(dialect.build_conversation("POST", body=body), {}))
-        )
+        return self._client._run(self._client._create_conversation(items, metadata))
 
     def retrieve(self, conversation_id: str) -> ConversationResource:
         """``GET /conversations/{id}``."""
-        from polyresponses.types import ConversationResource
-
-        client = self._client
-        if (local := client._conversation_route(conversation_id)) is not None:
-            return local.retrieve_conversation(conversation_id)
-        wire = dialect.build_conversation("GET", conversation_id)
-        return client._model(ConversationResource, client._send(client._plan(wire, {})))
+        return self._client._run(self._client._retrieve_conversation(conversation_id))
 
     def update(self, conversation_id: str, *, metadata: Mapping[str, str]) -> ConversationResource:
         """``POST /conversations/{id}``: replace the metadata."""
-        from polyresponses.types import ConversationResource
-
-        client = self._client
-        if (local := client._conversation_route(conversation_id)) is not None:
-            return local.update_conversation(conversation_id, metadata)
-        body = _validated_body("UpdateConversationBody", {"metadata": metadata}, client.provider.name)
-        wire = dialect.build_conversation("POST", conversation_id, body=body)
-        return client._model(ConversationResource, client._send(client._plan(wire, {})))
+        return self._client._run(self._client._update_conversation(conversation_id, metadata))
 
     def delete(self, conversation_id: str) -> DeletedConversationResource:
         """``DELETE /conversations/{id}`` (its items go with it; responses made in it stay)."""
-        from polyresponses.types import DeletedConversationResource
-
-        client = self._client
-        if (local := client._conversation_route(conversation_id)) is not None:
-            return local.delete_conversation(conversation_id)
-        wire = dialect.build_conversation("DELETE", conversation_id)
-        return client._model(DeletedConversationResource, client._send(client._plan(wire, {})))
+        return self._client._run(self._client._delete_conversation(conversation_id))
 
 
 class ConversationItems:
@@ -517,46 +606,21 @@ class ConversationItems:
         include: list[str] | None = None,
     ) -> ConversationItemList:
         """``GET /conversations/{id}/items``: one page (``order`` defaults to ``desc``, ``limit`` to 20)."""
-        from polyresponses.types import ConversationItemList
-
-        client = self._client
-        if (local := client._conversation_route(conversation_id)) is not None:
-            return local.list_items(conversation_id, after=after, limit=limit, order=order)
-        wire = dialect.build_conversation(
-            "GET", conversation_id, items=True, after=after, limit=limit, order=order, include=include
-        )
-        return client._model(ConversationItemList, client._send(client._plan(wire, {})))
+        return self._client._run(self._client._list_items(conversation_id, after, limit, order, include))
 
     def create(
         self, conversation_id: str, *, items: Sequence[Mapping[str, Any]], include: builtins.list[str] | None = None
     ) -> ConversationItemList:
         """``POST /conversations/{id}/items`` (up to 20 items)."""
-        from polyresponses.types import ConversationItemList
-
-        client = self._client
-        if (local := client._conversation_route(conversation_id)) is not None:
-            return local.add_items(conversation_id, items)
-        body = _validated_body("CreateConversationBody", {"items": items}, client.provider.name)
-        wire = dialect.build_conversation("POST", conversation_id, items=True, body=body, include=include)
-        return client._model(ConversationItemList, client._send(client._plan(wire, {})))
+        return self._client._run(self._client._add_items(conversation_id, items, include))
 
     def retrieve(self, conversation_id: str, item_id: str) -> ConversationItem:
         """``GET /conversations/{id}/items/{item_id}``."""
-        client = self._client
-        if (local := client._conversation_route(conversation_id)) is not None:
-            return local.retrieve_item(conversation_id, item_id)
-        wire = dialect.build_conversation("GET", conversation_id, item_id)
-        return client._conversation_item(client._send(client._plan(wire, {})))
+        return self._client._run(self._client._retrieve_item(conversation_id, item_id))
 
     def delete(self, conversation_id: str, item_id: str) -> ConversationResource:
         """``DELETE /conversations/{id}/items/{item_id}``; returns the conversation."""
-        from polyresponses.types import ConversationResource
-
-        client = self._client
-        if (local := client._conversation_route(conversation_id)) is not None:
-            return local.delete_item(conversation_id, item_id)
-        wire = dialect.build_conversation("DELETE", conversation_id, item_id)
-        return client._model(ConversationResource, client._send(client._plan(wire, {})))
+        return self._client._run(self._client._delete_item(conversation_id, item_id))
 
 
 # --------------------------------------------------------------------------------------------- async
@@ -606,10 +670,18 @@ class AsyncClient(_Base):
     def _stream(self, plan: _Plan) -> AsyncStream[Any]:
         return AsyncStream(self._http, self._call(plan))
 
+    async def _run(self, decide: Callable[[], _Routed[R]]) -> R:
+        """Decide the call in a worker thread (it may read the store), then run it there or send it."""
+        routed = await asyncio.to_thread(decide)
+        if routed.local is not None:
+            return await asyncio.to_thread(routed.local)
+        assert routed.wire is not None and routed.parse is not None
+        return routed.parse(await self._send(self._plan(routed.wire, {})))
+
     async def _recorded(self, response: Response, plan: _Plan, reply: bytes) -> Response:
         recorder = plan.recorder
         if recorder is not None:
-            raw = reply if plan.reply_is_response else None
+            raw = self._verbatim(reply)
             if recorder.deferred:
                 recorder.record(response, raw)  # queued in memory; written in batches
             else:  # a store write may wait for another process's transaction: never on the event loop
@@ -764,46 +836,19 @@ class AsyncConversations:
         self, *, items: Sequence[Mapping[str, Any]] | None = None, metadata: Mapping[str, str] | None = None
     ) -> ConversationResource:
         """``POST /conversations`` (up to 20 initial items)."""
-        from polyresponses.types import ConversationResource
-
-        client = self._client
-        local = client._local_conversations()
-        if local is not None:
-            return await asyncio.to_thread(local.create_conversation, items, metadata)
-        body = _validated_body("CreateConversationBody", _given(items=items, metadata=metadata), client.provider.name)
-        reply = await client._send(client._plan(dialect.build_conversation("POST", body=body), {}))
-        return client._model(ConversationResource, reply)
+        return await self._client._run(partial(self._client._create_conversation, items, metadata))
 
     async def retrieve(self, conversation_id: str) -> ConversationResource:
         """``GET /conversations/{id}``."""
-        from polyresponses.types import ConversationResource
-
-        client = self._client
-        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
-            return await asyncio.to_thread(local.retrieve_conversation, conversation_id)
-        reply = await client._send(client._plan(dialect.build_conversation("GET", conversation_id), {}))
-        return client._model(ConversationResource, reply)
+        return await self._client._run(partial(self._client._retrieve_conversation, conversation_id))
 
     async def update(self, conversation_id: str, *, metadata: Mapping[str, str]) -> ConversationResource:
         """``POST /conversations/{id}``: replace the metadata."""
-        from polyresponses.types import ConversationResource
-
-        client = self._client
-        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
-            return await asyncio.to_thread(local.update_conversation, conversation_id, metadata)
-        body = _validated_body("UpdateConversationBody", {"metadata": metadata}, client.provider.name)
-        reply = await client._send(client._plan(dialect.build_conversation("POST", conversation_id, body=body), {}))
-        return client._model(ConversationResource, reply)
+        return await self._client._run(partial(self._client._update_conversation, conversation_id, metadata))
 
     async def delete(self, conversation_id: str) -> DeletedConversationResource:
         """``DELETE /conversations/{id}``."""
-        from polyresponses.types import DeletedConversationResource
-
-        client = self._client
-        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
-            return await asyncio.to_thread(local.delete_conversation, conversation_id)
-        reply = await client._send(client._plan(dialect.build_conversation("DELETE", conversation_id), {}))
-        return client._model(DeletedConversationResource, reply)
+        return await self._client._run(partial(self._client._delete_conversation, conversation_id))
 
 
 class AsyncConversationItems:
@@ -822,45 +867,18 @@ class AsyncConversationItems:
         include: list[str] | None = None,
     ) -> ConversationItemList:
         """``GET /conversations/{id}/items``: one page."""
-        from polyresponses.types import ConversationItemList
-
-        client = self._client
-        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
-            return await asyncio.to_thread(
-                lambda: local.list_items(conversation_id, after=after, limit=limit, order=order)
-            )
-        wire = dialect.build_conversation(
-            "GET", conversation_id, items=True, after=after, limit=limit, order=order, include=include
-        )
-        return client._model(ConversationItemList, await client._send(client._plan(wire, {})))
+        return await self._client._run(partial(self._client._list_items, conversation_id, after, limit, order, include))
 
     async def create(
         self, conversation_id: str, *, items: Sequence[Mapping[str, Any]], include: builtins.list[str] | None = None
     ) -> ConversationItemList:
         """``POST /conversations/{id}/items``."""
-        from polyresponses.types import ConversationItemList
-
-        client = self._client
-        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
-            return await asyncio.to_thread(local.add_items, conversation_id, items)
-        body = _validated_body("CreateConversationBody", {"items": items}, client.provider.name)
-        wire = dialect.build_conversation("POST", conversation_id, items=True, body=body, include=include)
-        return client._model(ConversationItemList, await client._send(client._plan(wire, {})))
+        return await self._client._run(partial(self._client._add_items, conversation_id, items, include))
 
     async def retrieve(self, conversation_id: str, item_id: str) -> ConversationItem:
         """``GET /conversations/{id}/items/{item_id}``."""
-        client = self._client
-        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
-            return await asyncio.to_thread(local.retrieve_item, conversation_id, item_id)
-        wire = dialect.build_conversation("GET", conversation_id, item_id)
-        return client._conversation_item(await client._send(client._plan(wire, {})))
+        return await self._client._run(partial(self._client._retrieve_item, conversation_id, item_id))
 
     async def delete(self, conversation_id: str, item_id: str) -> ConversationResource:
         """``DELETE /conversations/{id}/items/{item_id}``; returns the conversation."""
-        from polyresponses.types import ConversationResource
-
-        client = self._client
-        if (local := await asyncio.to_thread(client._conversation_route, conversation_id)) is not None:
-            return await asyncio.to_thread(local.delete_item, conversation_id, item_id)
-        wire = dialect.build_conversation("DELETE", conversation_id, item_id)
-        return client._model(ConversationResource, await client._send(client._plan(wire, {})))
+        return await self._client._run(partial(self._client._delete_item, conversation_id, item_id))

@@ -17,6 +17,7 @@ from polyresponses.router._errors import InvalidRequestError
 from polyresponses.router._providers import Endpoint, Provider
 from polyresponses.router._state import context_items, item_id, not_found
 from polyresponses.router._store import ResponseStore, StoredConversation, StoredItem, flush, paginate
+from polyresponses.router.dialects.openai_responses import conversation_item_adapter
 
 if TYPE_CHECKING:
     from polyresponses.types import (
@@ -125,10 +126,8 @@ class LocalEndpoints:
 
     # conversations
 
-    def create_conversation(
-        self, items: Sequence[Mapping[str, Any]] | None, metadata: Mapping[str, str] | None
-    ) -> ConversationResource:
-        body = self._validated("CreateConversationBody", {"items": items, "metadata": metadata})
+    def create_conversation(self, body: Mapping[str, Any]) -> ConversationResource:
+        """``body``: a validated ``CreateConversationBody``."""
         conversation = StoredConversation(f"conv_{uuid.uuid4().hex}", dict(body.get("metadata") or {}))
         given = cast("list[dict[str, Any]]", body.get("items") or [])
         self.store.create_conversation(conversation, [StoredItem(item_id(item), item) for item in given])
@@ -137,8 +136,8 @@ class LocalEndpoints:
     def retrieve_conversation(self, conversation_id: str) -> ConversationResource:
         return _conversation(self._conversation(conversation_id))
 
-    def update_conversation(self, conversation_id: str, metadata: Mapping[str, str]) -> ConversationResource:
-        body = self._validated("UpdateConversationBody", {"metadata": metadata})
+    def update_conversation(self, conversation_id: str, body: Mapping[str, Any]) -> ConversationResource:
+        """``body``: a validated ``UpdateConversationBody``."""
         updated = self.store.update_conversation(conversation_id, body.get("metadata") or {})
         if updated is None:
             raise not_found(self.provider.name, "conversation", conversation_id)
@@ -164,29 +163,24 @@ class LocalEndpoints:
             raise not_found(self.provider.name, "conversation", conversation_id)
         return ConversationItemList.model_validate(_list(*page))
 
-    def add_items(self, conversation_id: str, items: Sequence[Mapping[str, Any]]) -> ConversationItemList:
+    def add_items(self, conversation_id: str, body: Mapping[str, Any]) -> ConversationItemList:
+        """``body``: validated ``{"items": [...]}``."""
         from polyresponses.types import ConversationItemList
 
-        if not items:
+        given = cast("list[dict[str, Any]]", body.get("items") or [])
+        if not given:
             raise InvalidRequestError(self.provider.name, "items", "give at least one item")
-        body = self._validated("CreateConversationBody", {"items": items})
-        given = cast("list[dict[str, Any]]", body["items"])
         added = self.store.add_conversation_items(conversation_id, [StoredItem(item_id(item), item) for item in given])
         if added is None:
             raise not_found(self.provider.name, "conversation", conversation_id)
         return ConversationItemList.model_validate(_list(added, False))
 
     def retrieve_item(self, conversation_id: str, item: str) -> ConversationItem:
-        from pydantic import TypeAdapter
-
-        from polyresponses.types import ConversationItem
-
         self._conversation(conversation_id)
         stored = self.store.get_item(conversation_id, item)
         if stored is None:
             raise not_found(self.provider.name, "item", item, f"conversation {conversation_id!r} has no such item")
-        adapter: TypeAdapter[ConversationItem] = TypeAdapter(ConversationItem)
-        return adapter.validate_python(as_resource(stored))
+        return conversation_item_adapter().validate_python(as_resource(stored))
 
     def delete_item(self, conversation_id: str, item: str) -> ConversationResource:
         conversation = self._conversation(conversation_id)
@@ -208,13 +202,6 @@ class LocalEndpoints:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
             raise InvalidRequestError(self.provider.name, "limit", f"must be an integer from 1 to 100, got {limit!r}")
         return limit
-
-    def _validated(self, model_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        import polyresponses.types as types
-        from polyresponses.router._wire import to_wire, validate_as
-
-        given = {key: value for key, value in body.items() if value is not None}
-        return to_wire(validate_as(getattr(types, model_name), given, self.provider.name), given_only=True)
 
 
 def _conversation(conversation: StoredConversation) -> ConversationResource:

@@ -23,7 +23,7 @@ from polyresponses.router.dialects._envelope import is_sealed
 from polyresponses.router.dialects._wire_request import WireRequest
 
 if TYPE_CHECKING:
-    from polyresponses.types import Response, ResponseStreamEvent
+    from polyresponses.types import ConversationItem, Response, ResponseStreamEvent
 
 __all__ = [
     "StreamTranslator",
@@ -35,6 +35,8 @@ __all__ = [
     "build_input_items",
     "build_input_tokens",
     "build_retrieve",
+    "conversation_item_adapter",
+    "parse_conversation_item",
     "parse_model",
     "parse_response",
 ]
@@ -153,6 +155,22 @@ def parse_model(model: type[M], content: bytes, *, provider: str) -> M:
         return model.model_validate_json(content)
     except ValidationError as error:
         raise _validation_error(provider, model.__name__, content, error) from error
+
+
+@cache
+def conversation_item_adapter() -> TypeAdapter[ConversationItem]:
+    """``ConversationItem`` is a union, not a model: it is validated through this (one) adapter."""
+    from polyresponses.types import ConversationItem
+
+    return TypeAdapter(ConversationItem)
+
+
+def parse_conversation_item(content: bytes, *, provider: str) -> ConversationItem:
+    """A JSON reply as a ``ConversationItem``; a wrong shape names the first bad field."""
+    try:
+        return conversation_item_adapter().validate_json(content)
+    except ValidationError as error:
+        raise _validation_error(provider, "ConversationItem", content, error) from error
 
 
 def _validation_error(provider: str, what: str, content: bytes, error: ValidationError) -> APIResponseValidationError:
