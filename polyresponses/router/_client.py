@@ -679,13 +679,8 @@ class AsyncClient(_Base):
         return routed.parse(await self._send(self._plan(routed.wire, {})))
 
     async def _recorded(self, response: Response, plan: _Plan, reply: bytes) -> Response:
-        recorder = plan.recorder
-        if recorder is not None:
-            raw = self._verbatim(reply)
-            if recorder.deferred:
-                recorder.record(response, raw)  # queued in memory; written in batches
-            else:  # a store write may wait for another process's transaction: never on the event loop
-                await asyncio.to_thread(recorder.record, response, raw)
+        if plan.recorder is not None:
+            await plan.recorder.arecord(response, self._verbatim(reply))
         return response
 
 

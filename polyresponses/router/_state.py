@@ -20,6 +20,7 @@ provider keeps itself are batched in memory (:func:`polyresponses.router._store.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -185,6 +186,14 @@ class Recorder:
         written before the response is handed back.
         """
         return self.native and self.conversation_id is None
+
+    async def arecord(self, response: Response, raw: bytes | None = None) -> None:
+        """:meth:`record` for the async shells: a mirror is queued at once; a write the store must hold (it
+        may wait for another process's transaction) runs in a worker thread, never on the event loop."""
+        if self.deferred:
+            self.record(response, raw)
+        else:
+            await asyncio.to_thread(self.record, response, raw)
 
     def record(self, response: Response, raw: bytes | None = None) -> None:
         """Record the turn; responses that failed or are still running are not kept.

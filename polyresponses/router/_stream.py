@@ -10,7 +10,6 @@ returns the terminal response (parsed when a ``response_format`` type was given)
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -48,27 +47,28 @@ class _Call:
 
 _LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
-
-
 _STATEFUL = _LIFECYCLE | _TERMINAL
 
 
-def _observe(recorder: Recorder, event: ResponseStreamEvent) -> None:
-    """A lifecycle event's response says what was emulated; a terminal one is recorded before it is yielded."""
+def _check(translator: StreamTranslatorLike, recorder: Recorder | None, event: ResponseStreamEvent) -> Response | None:
+    """What both shells do with each event before yielding it.
+
+    Raise its error; on a lifecycle event, say on its response what was emulated; return the
+    terminal response when it is to be recorded (before the event is handed out).
+    """
+    if (error := translator.error_for(event)) is not None:
+        raise error
+    if recorder is None or event.type not in _STATEFUL:
+        return None
     response: Response = event.response  # type: ignore[union-attr]  # every _STATEFUL event carries one
     recorder.patch_response(response)
-    if event.type in _TERMINAL:
-        recorder.record(response)
+    return response if event.type in _TERMINAL else None
 
 
-async def _aobserve(recorder: Recorder, event: ResponseStreamEvent) -> None:
-    response: Response = event.response  # type: ignore[union-attr]
-    recorder.patch_response(response)
-    if event.type in _TERMINAL:
-        if recorder.deferred:
-            recorder.record(response)  # queued in memory; written in batches
-        else:
-            await asyncio.to_thread(recorder.record, response)  # a store write never blocks the event loop
+def _admit(translator: StreamTranslatorLike, recorder: Recorder | None, event: ResponseStreamEvent) -> None:
+    """:func:`_check`, then the sync shell's recording (the async shell awaits ``Recorder.arecord`` instead)."""
+    if (final := _check(translator, recorder, event)) is not None and recorder is not None:
+        recorder.record(final)
 
 
 def _is_json(response: HTTPResponse) -> bool:
@@ -143,31 +143,21 @@ class Stream(Generic[R]):
     def _iterate(self) -> Iterator[ResponseStreamEvent]:
         try:
             self.open()
-            response, translator = self._response, self._translator
+            response, translator, recorder = self._response, self._translator, self._call.recorder
             if response is None:
                 return
             if _is_json(response):
                 content = b"".join(self._http.iter_bytes(self._call.target, response))
                 for event in _whole_reply_events(translator, content):
-                    if (error := translator.error_for(event)) is not None:
-                        raise error
-                    if self._call.recorder is not None and event.type in _STATEFUL:
-                        _observe(self._call.recorder, event)
+                    _admit(translator, recorder, event)
                     yield event
                 return
-            recorder = self._call.recorder
             for chunk in self._http.iter_bytes(self._call.target, response):
                 for event in translator.feed(chunk):
-                    if (error := translator.error_for(event)) is not None:
-                        raise error
-                    if recorder is not None and event.type in _STATEFUL:
-                        _observe(recorder, event)
+                    _admit(translator, recorder, event)
                     yield event
             for event in translator.finish():
-                if (error := translator.error_for(event)) is not None:
-                    raise error
-                if recorder is not None and event.type in _STATEFUL:
-                    _observe(recorder, event)
+                _admit(translator, recorder, event)
                 yield event
             if not translator.done:
                 raise _incomplete(translator)
@@ -250,31 +240,24 @@ class AsyncStream(Generic[R]):
     async def _iterate(self) -> AsyncIterator[ResponseStreamEvent]:
         try:
             await self.open()
-            response, translator = self._response, self._translator
+            response, translator, recorder = self._response, self._translator, self._call.recorder
             if response is None:
                 return
             if _is_json(response):
                 content = b"".join([chunk async for chunk in self._http.aiter_bytes(self._call.target, response)])
                 for event in _whole_reply_events(translator, content):
-                    if (error := translator.error_for(event)) is not None:
-                        raise error
-                    if self._call.recorder is not None and event.type in _STATEFUL:
-                        await _aobserve(self._call.recorder, event)
+                    if (final := _check(translator, recorder, event)) is not None and recorder is not None:
+                        await recorder.arecord(final)  # no coroutine per event: only the terminal one awaits
                     yield event
                 return
-            recorder = self._call.recorder
             async for chunk in self._http.aiter_bytes(self._call.target, response):
                 for event in translator.feed(chunk):
-                    if (error := translator.error_for(event)) is not None:
-                        raise error
-                    if recorder is not None and event.type in _STATEFUL:
-                        await _aobserve(recorder, event)
+                    if (final := _check(translator, recorder, event)) is not None and recorder is not None:
+                        await recorder.arecord(final)  # no coroutine per event: only the terminal one awaits
                     yield event
             for event in translator.finish():
-                if (error := translator.error_for(event)) is not None:
-                    raise error
-                if recorder is not None and event.type in _STATEFUL:
-                    await _aobserve(recorder, event)
+                if (final := _check(translator, recorder, event)) is not None and recorder is not None:
+                    await recorder.arecord(final)  # no coroutine per event: only the terminal one awaits
                 yield event
             if not translator.done:
                 raise _incomplete(translator)
