@@ -144,7 +144,7 @@ def main() -> None:
         rounds = 20
         start = time.perf_counter()
         for _ in range(rounds):
-            rebuilt = chain_items(check, record, "anthropic", "anthropic")
+            rebuilt = chain_items(check, record, "anthropic")
         elapsed = (time.perf_counter() - start) / rounds
         print(f"  {len(rebuilt)} items in {elapsed * 1e3:.1f} ms")
         check.close()

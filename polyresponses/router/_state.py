@@ -25,7 +25,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from polyresponses.router._errors import InvalidRequestError, NotFoundError
@@ -147,9 +147,9 @@ def output_items(record: StoredResponse) -> list[StoredItem]:
     return [StoredItem(item_id(output), output, record.provider) for output in outputs]
 
 
-def chain_items(store: ResponseStore, record: StoredResponse, target: str, provider: str) -> list[dict[str, Any]]:
+def chain_items(store: ResponseStore, record: StoredResponse, target: str) -> list[dict[str, Any]]:
     """Every item of the chain ending at ``record`` (its output included), ready to replay to ``target``."""
-    history = [*context_items(store, record, provider), *output_items(record)]
+    history = [*context_items(store, record, target), *output_items(record)]
     return _portable_all([(stored.item, stored.provider) for stored in history], target)
 
 
@@ -167,12 +167,13 @@ class Recorder:
     conversation_id: str | None = None
     """An emulated conversation: the turn's items are appended to it."""
     conversation_position: int | None = None
-    patch: dict[str, Any] = field(default_factory=dict[str, Any])
+    rebuilt: bool = False
+    """The chain of ``previous_response_id`` was rebuilt from the store and sent as input items."""
 
     def patch_response(self, response: Response) -> None:
         """Say on the response what the caller asked for, though the provider was sent it as items."""
-        if "previous_response_id" in self.patch:
-            response.previous_response_id = self.patch["previous_response_id"]
+        if self.rebuilt:
+            response.previous_response_id = self.previous_response_id
         if self.conversation_id is not None:
             from polyresponses.types import ResponseConversation
 
@@ -204,22 +205,21 @@ class Recorder:
         if response.status not in ("completed", "incomplete"):
             return
         inputs = [StoredItem(item_id(item), item) for item in self.input_items]
-        data: dict[str, Any] | None = None
-        if raw is not None and not self.patch and self.conversation_id is None:
+        appended: list[StoredItem] = []
+        if raw is not None and not self.rebuilt and self.conversation_id is None:
             body = raw.decode()  # the reply is this response, nothing patched into it: keep it verbatim
         else:
             from polyresponses.router._wire import to_wire
 
             data = to_wire(response)
             body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        if self.conversation_id is not None and data is not None:
-            outputs = cast("list[dict[str, Any]]", data["output"])
-            appended = [*inputs, *(StoredItem(item_id(item), item, self.provider) for item in outputs)]
-            if not self.keep:
+            if self.conversation_id is not None:
+                outputs = cast("list[dict[str, Any]]", data["output"])
+                appended = [*inputs, *(StoredItem(item_id(item), item, self.provider) for item in outputs)]
+        if not self.keep:  # only an emulated conversation has a recorder without store
+            if self.conversation_id is not None:
                 self.store.add_conversation_items(self.conversation_id, appended)
-                return
-        else:
-            appended = []
+            return
         record = StoredResponse(
             response.id,
             self.provider,
@@ -276,9 +276,9 @@ def prepare(store: ResponseStore | None, provider: Provider, body: dict[str, Any
         if record is None and not native:
             raise not_found(name, "response", previous)
         if record is not None and not (native and record.native and record.provider == name):
-            history = chain_items(store, record, name, name)
+            history = chain_items(store, record, name)
             del out["previous_response_id"]
-            recorder.patch["previous_response_id"] = previous
+            recorder.rebuilt = True
     if conversation is not None:
         stored = store.conversation_items(conversation)
         if stored is None and not native:
