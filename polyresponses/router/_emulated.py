@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from polyresponses.router._errors import InvalidRequestError
 from polyresponses.router._providers import Endpoint, Provider
 from polyresponses.router._state import context_items, item_id, not_found
-from polyresponses.router._store import ResponseStore, StoredConversation, StoredItem, flush, paginate
+from polyresponses.router._store import (
+    ResponseStore,
+    StoredConversation,
+    StoredItem,
+    StoredResponse,
+    flush,
+    paginate,
+)
 from polyresponses.router.dialects.openai_responses import conversation_item_adapter
 
 if TYPE_CHECKING:
@@ -69,56 +76,45 @@ class LocalEndpoints:
 
     # responses
 
-    def answers(self, response_id: str, endpoint: Endpoint) -> bool:
-        """Whether ``response_id`` is answered here rather than by the provider.
+    def _answered(self, response_id: str, endpoint: Endpoint) -> StoredResponse | None:
+        """The stored record when ``response_id`` is answered here rather than by the provider.
 
         A response the provider keeps itself goes to the provider's own route when it has one; anything
         else the store holds is answered from the store.
         """
         record = self.store.get_response(response_id)
         if record is None:
-            return False
+            return None
         native = record.native and record.provider == self.provider.name
-        return not (native and endpoint in self.provider.capabilities.endpoints)
+        return None if native and endpoint in self.provider.capabilities.endpoints else record
 
     def try_retrieve(self, response_id: str) -> Response | None:
-        """The stored response when it is answered here (see :meth:`answers`), else ``None``."""
-        return self.retrieve(response_id) if self.answers(response_id, "retrieve") else None
+        """The stored response when it is answered here, else ``None`` (ask the provider)."""
+        from polyresponses.router._response import finalise
+        from polyresponses.types import Response
+
+        record = self._answered(response_id, "retrieve")
+        return None if record is None else finalise(Response.model_validate_json(record.body))
 
     def try_delete(self, response_id: str) -> bool:
         """Delete here when the response is answered here; whether it was."""
-        return self.answers(response_id, "delete") and self.delete(response_id)
+        return self._answered(response_id, "delete") is not None and self.delete(response_id)
+
+    def delete(self, response_id: str) -> bool:
+        """Delete from the store (also after the provider deleted its copy); whether it was there."""
+        return self.store.delete_response(response_id)
 
     def try_input_items(
         self, response_id: str, *, after: str | None, limit: int | None, order: Literal["asc", "desc"] | None
     ) -> ResponseItemList | None:
-        if not self.answers(response_id, "input_items"):
-            return None
-        return self.input_items(response_id, after=after, limit=limit, order=order)
-
-    def retrieve(self, response_id: str) -> Response:
-        from polyresponses.router._response import finalise
-        from polyresponses.types import Response
-
-        record = self.store.get_response(response_id)
-        if record is None:
-            raise not_found(self.provider.name, "response", response_id)
-        return finalise(Response.model_validate_json(record.body))
-
-    def delete(self, response_id: str) -> bool:
-        """Delete from the store; whether it was there."""
-        return self.store.delete_response(response_id)
-
-    def input_items(
-        self, response_id: str, *, after: str | None, limit: int | None, order: Literal["asc", "desc"] | None
-    ) -> ResponseItemList:
+        """A page of what the model was given, when answered here (as OpenAI lists it: the chain's earlier
+        items, then this turn's); ``None`` to ask the provider."""
         from polyresponses.types import ResponseItemList
 
         limit = self._limit(limit)
-        record = self.store.get_response(response_id)
+        record = self._answered(response_id, "input_items")
         if record is None:
-            raise not_found(self.provider.name, "response", response_id)
-        # What the model was given (as OpenAI lists it): the chain's earlier items and then this turn's.
+            return None
         context = context_items(self.store, record, self.provider.name)
         return ResponseItemList.model_validate(
             _list(*paginate(context, after=after, limit=limit, order=order or "desc"))
