@@ -222,7 +222,36 @@ class _Base:
             raise not_found(self.provider.name, what, ident)
         check_endpoint(self.provider, name)
 
-    # Conversations API: each call decided once here (store or provider), then run by the sync or async shell.
+    # Stored-state calls: each decided once here (store or provider), then run by the sync or async shell.
+
+    def _retrieve(self, response_id: str, include: list[str] | None) -> _Routed[Response]:
+        if self._local is not None and (stored := self._local.try_retrieve(response_id)) is not None:
+            return _Routed(lambda: stored)
+        self._endpoint("retrieve", response_id)
+        return _Routed(None, dialect.build_retrieve(response_id, include=include), self._parse_response)
+
+    def _input_items(
+        self,
+        response_id: str,
+        after: str | None,
+        limit: int | None,
+        order: Literal["asc", "desc"] | None,
+        include: list[str] | None,
+    ) -> _Routed[ResponseItemList]:
+        from polyresponses.types import ResponseItemList
+
+        if self._local is not None:
+            page = self._local.try_input_items(response_id, after=after, limit=limit, order=order)
+            if page is not None:
+                return _Routed(lambda: page)
+        self._endpoint("input_items", response_id)
+        wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
+        return _Routed(None, wire, self._parser(ResponseItemList))
+
+    def _parse_response(self, reply: bytes) -> Response:
+        """A whole Responses-API reply (retrieve): the dialect's parser, with the key kept out of errors."""
+        with secrets_scrubbed(self._target.secret):
+            return dialect.parse_response(reply, provider=self.provider.name)
 
     def _conversation_route(self, conversation_id: str | None) -> LocalEndpoints | None:
         """The store when it answers for ``conversation_id`` (``None``: a new conversation); ``None`` to ask
@@ -482,12 +511,7 @@ class Responses:
 
     def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``; from the response store when the provider does not keep it."""
-        client = self._client
-        if client._local is not None and (stored := client._local.try_retrieve(response_id)) is not None:
-            return stored
-        client._endpoint("retrieve", response_id)
-        plan = client._plan(dialect.build_retrieve(response_id, include=include), {})
-        return client._response(client._send(plan), plan)
+        return self._client._run(self._client._retrieve(response_id, include))
 
     def delete(self, response_id: str) -> None:
         """``DELETE /responses/{id}``: at the provider when it keeps it, and from the response store."""
@@ -531,16 +555,7 @@ class InputItems:
         include: list[str] | None = None,
     ) -> ResponseItemList:
         """``GET /responses/{id}/input_items``: one page (from the response store when the provider keeps none)."""
-        from polyresponses.types import ResponseItemList
-
-        client = self._client
-        if client._local is not None:
-            page = client._local.try_input_items(response_id, after=after, limit=limit, order=order)
-            if page is not None:
-                return page
-        client._endpoint("input_items", response_id)
-        wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
-        return client._model(ResponseItemList, client._send(client._plan(wire, {})))
+        return self._client._run(self._client._input_items(response_id, after, limit, order, include))
 
 
 class InputTokens:
@@ -735,14 +750,7 @@ class AsyncResponses:
 
     async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
         """``GET /responses/{id}``; from the response store when the provider does not keep it."""
-        client = self._client
-        if client._local is not None:
-            stored = await asyncio.to_thread(client._local.try_retrieve, response_id)
-            if stored is not None:
-                return stored
-        client._endpoint("retrieve", response_id)
-        plan = client._plan(dialect.build_retrieve(response_id, include=include), {})
-        return client._response(await client._send(plan), plan)
+        return await self._client._run(partial(self._client._retrieve, response_id, include))
 
     async def delete(self, response_id: str) -> None:
         """``DELETE /responses/{id}``: at the provider when it keeps it, and from the response store."""
@@ -787,20 +795,7 @@ class AsyncInputItems:
         include: list[str] | None = None,
     ) -> ResponseItemList:
         """``GET /responses/{id}/input_items``: one page (from the response store when the provider keeps none)."""
-        from polyresponses.types import ResponseItemList
-
-        client = self._client
-        if client._local is not None:
-            local = client._local
-            page = await asyncio.to_thread(
-                lambda: local.try_input_items(response_id, after=after, limit=limit, order=order)
-            )
-            if page is not None:
-                return page
-        client._endpoint("input_items", response_id)
-        wire = dialect.build_input_items(response_id, after=after, limit=limit, order=order, include=include)
-        reply = await client._send(client._plan(wire, {}))
-        return client._model(ResponseItemList, reply)
+        return await self._client._run(partial(self._client._input_items, response_id, after, limit, order, include))
 
 
 class AsyncInputTokens:
