@@ -5,6 +5,7 @@ text is printed as it arrives with ``--stream``; ``--json`` prints the final typ
 ``--previous-response-id ID`` continues a conversation (from the response store, so on any provider,
 across invocations); the id of each answer is printed on stderr.
 ``polyresponses types [--sse FILE]`` prints what the canonical types cover.
+``polyresponses serve [--config gateway.toml] [--host H] [--port N]`` runs the gateway (``[server]`` extra).
 """
 
 from __future__ import annotations
@@ -111,8 +112,40 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="polyresponses serve",
+        description="Run the gateway: the Responses API over every provider (needs polyresponses[server]).",
+    )
+    parser.add_argument("--config", type=Path, help="gateway.toml (see README, 'Gateway'); default: none")
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1; others need gateway keys)")
+    parser.add_argument("--port", type=int, help="port (default 8000)")
+    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    args = parser.parse_args(argv)
+    try:
+        from polyresponses.server import ConfigError, load_config, serve
+    except ImportError as error:
+        print(f"polyresponses: {error}", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+        if overrides:
+            from dataclasses import replace
+
+            config = replace(config, **overrides)
+        config.check_bind()
+    except ConfigError as error:
+        print(f"polyresponses serve: {error}", file=sys.stderr)
+        return 2
+    serve(config, log_level=args.log_level)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        return _serve(argv[1:])
     if argv[:1] == ["types"]:
         types_parser = argparse.ArgumentParser(
             prog="polyresponses types", description="Summarise the canonical types; optionally validate a stream."

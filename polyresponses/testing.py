@@ -653,32 +653,9 @@ class _Checker:
 
 def _dump(model: BaseModel) -> dict[str, Any]:
     """``model`` as JSON: ``exclude_none``, then the explicitly given ``None`` values put back, at any depth."""
-    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    _restore_given_nulls(model, data)
-    return data
+    from polyresponses.router._wire import to_reply
 
-
-def _restore_given_nulls(model: BaseModel, data: dict[str, Any]) -> None:
-    given = model.model_fields_set
-    for name, info in type(model).model_fields.items():
-        key = info.serialization_alias or info.alias or name
-        value = model.__dict__.get(name)  # not getattr: deprecated fields would warn
-        if value is None:
-            if name in given:
-                data[key] = None
-        else:
-            _restore_nested(value, data.get(key))
-    for name, value in (model.__pydantic_extra__ or {}).items():
-        if value is None:
-            data[name] = None
-
-
-def _restore_nested(value: object, dumped: object) -> None:
-    if isinstance(value, BaseModel) and isinstance(dumped, dict):
-        _restore_given_nulls(value, dumped)
-    elif isinstance(value, list | tuple) and isinstance(dumped, list):
-        for item, dumped_item in zip(value, dumped, strict=False):
-            _restore_nested(item, dumped_item)
+    return to_reply(model)
 
 
 def _valid(adapter: TypeAdapter[Any], event: dict[str, Any]) -> bool:

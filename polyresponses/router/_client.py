@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, cast, 
 from polyresponses.router._capabilities import check_endpoint
 from polyresponses.router._core import build_body, get_provider, plan_create, resolve_target_parts, split_options
 from polyresponses.router._emulated import LocalEndpoints
-from polyresponses.router._errors import APIResponseValidationError, secrets_scrubbed
+from polyresponses.router._errors import APIResponseValidationError, InvalidRequestError, secrets_scrubbed
 from polyresponses.router._http import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -141,8 +141,17 @@ class _Base:
         return f"{type(self).__name__}(provider={self.provider.name!r}, base_url={self.base_url!r})"
 
     def _plan_create(
-        self, model: str, params: Mapping[str, Any], *, stream: bool, response_format: Any = None
+        self,
+        model: str,
+        params: Mapping[str, Any],
+        *,
+        stream: bool,
+        response_format: Any = None,
+        response_id: str | None = None,
     ) -> _Plan:
+        """Plan ``POST /responses``. ``response_id`` names the response ourselves (the gateway's background
+        jobs hand out the id before the provider has answered); it is then recorded as ours, not the
+        provider's, so a later turn rebuilds the chain from the store."""
         fields, options = split_options(params)
         body = build_body(
             self.provider,
@@ -157,6 +166,10 @@ class _Base:
         if isinstance(response_format, type):
             finaliser = partial(_finalise_parsed, response_format=response_format, provider=self.provider.name)
         state = prepare(self.store, self.provider, body)
+        if response_id is not None:
+            if state.recorder is None:
+                raise InvalidRequestError(self.provider.name, "store", "a response named in advance must be stored")
+            state.recorder.rename(response_id)
         wire, parse, translator = plan_create(self.provider, state.body)
         return self._plan(wire, options, finaliser, parse, translator, state.recorder)
 
@@ -693,6 +706,11 @@ class AsyncClient(_Base):
         assert routed.wire is not None and routed.parse is not None
         return routed.parse(await self._send(self._plan(routed.wire, {})))
 
+    async def _create(self, plan: _Plan) -> Response:
+        """A planned non-streamed create: sent, parsed, recorded."""
+        reply = await self._send(plan)
+        return await self._recorded(self._response(reply, plan), plan, reply)
+
     async def _recorded(self, response: Response, plan: _Plan, reply: bytes) -> Response:
         if plan.recorder is not None:
             await plan.recorder.arecord(response, self._verbatim(reply))
@@ -723,8 +741,7 @@ class AsyncResponses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("AsyncStream[Response]", await client._stream(plan).open())
-        reply = await client._send(plan)
-        return await client._recorded(client._response(reply, plan), plan, reply)
+        return await client._create(plan)
 
     @overload
     def stream(

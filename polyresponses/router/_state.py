@@ -169,9 +169,19 @@ class Recorder:
     conversation_position: int | None = None
     rebuilt: bool = False
     """The chain of ``previous_response_id`` was rebuilt from the store and sent as input items."""
+    response_id: str | None = None
+    """The id the caller gave the response in advance (see :meth:`rename`); ``None``: the provider's."""
+
+    def rename(self, response_id: str) -> None:
+        """Give the response ``response_id``: every lifecycle response and the record carry it. The provider
+        never saw that id, so the record is not native: the next turn's chain is rebuilt from the store."""
+        self.response_id = response_id
+        self.native = False
 
     def patch_response(self, response: Response) -> None:
         """Say on the response what the caller asked for, though the provider was sent it as items."""
+        if self.response_id is not None:
+            response.id = self.response_id
         if self.rebuilt:
             response.previous_response_id = self.previous_response_id
         if self.conversation_id is not None:
@@ -206,7 +216,7 @@ class Recorder:
             return
         inputs = [StoredItem(item_id(item), item) for item in self.input_items]
         appended: list[StoredItem] = []
-        if raw is not None and not self.rebuilt and self.conversation_id is None:
+        if raw is not None and not self.rebuilt and self.conversation_id is None and self.response_id is None:
             body = raw.decode()  # the reply is this response, nothing patched into it: keep it verbatim
         else:
             from polyresponses.router._wire import to_wire

@@ -20,7 +20,7 @@ from polyresponses.router._errors import InvalidRequestError
 if TYPE_CHECKING:
     from polyresponses.types import CreateResponse
 
-__all__ = ["explain", "to_wire", "validate_as", "validate_request"]
+__all__ = ["explain", "to_reply", "to_wire", "validate_as", "validate_request"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,6 +35,42 @@ def to_wire(model: BaseModel, *, given_only: bool = False) -> dict[str, Any]:
     data = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=given_only)
     _restore_required_nulls(model, data)
     return data
+
+
+def to_reply(model: BaseModel) -> dict[str, Any]:
+    """``model`` as a server writes it back: :func:`to_wire`, plus every ``None`` that was explicitly given.
+
+    Readers check a reply against the spec, where many response fields are required and nullable
+    (``incomplete_details``, ``previous_response_id``, ...): the router sets them to ``None`` on
+    purpose, so a reply (the gateway's JSON and SSE, the stream checker's view) keeps those nulls.
+    """
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    _restore_given_nulls(model, data)
+    _restore_required_nulls(model, data)
+    return data
+
+
+def _restore_given_nulls(model: BaseModel, data: dict[str, Any]) -> None:
+    given = model.model_fields_set
+    for name, info in type(model).model_fields.items():
+        key = info.serialization_alias or info.alias or name
+        value = model.__dict__.get(name)  # not getattr: deprecated fields would warn
+        if value is None:
+            if name in given:
+                data[key] = None
+        else:
+            _restore_nested(value, data.get(key))
+    for name, value in (model.__pydantic_extra__ or {}).items():
+        if value is None:
+            data[name] = None
+
+
+def _restore_nested(value: object, dumped: object) -> None:
+    if isinstance(value, BaseModel) and isinstance(dumped, dict):
+        _restore_given_nulls(value, dumped)
+    elif isinstance(value, list | tuple) and isinstance(dumped, list):
+        for item, dumped_item in zip(value, dumped, strict=False):
+            _restore_nested(item, dumped_item)
 
 
 def _restore_required_nulls(model: BaseModel, data: dict[str, Any]) -> None:

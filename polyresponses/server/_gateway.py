@@ -1,0 +1,449 @@
+"""The gateway's core: who is asking, which provider answers, and one create path for every transport.
+
+The HTTP routes (:mod:`._app`), the WebSocket mode (:mod:`._websocket`) and background jobs
+(:mod:`._background`) all go through :class:`Gateway`, which in turn goes through the library's
+``AsyncClient`` (one per provider row, all sharing one response store): request validation,
+dialects, capability checks, state emulation and stream translation are the router's, never a
+second copy. What the gateway adds is what a shared server needs: gateway keys, ownership of every
+stored object (another key's id is answered exactly as a missing one), aliases with default
+parameters, and refusing what a client must not choose (the upstream, transport options).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from polyresponses.router._client import AsyncClient
+from polyresponses.router._errors import APIError, MissingAPIKeyError, PolyresponsesError
+from polyresponses.router._model_string import parse_model_string
+from polyresponses.router._providers import PROVIDERS, Capabilities, Provider
+from polyresponses.router._store import ResponseStore, default_store_path, open_store
+from polyresponses.router._wire import to_reply
+from polyresponses.server._config import GatewayConfig, GatewayKey, is_loopback, key_digest
+from polyresponses.server._errors import GatewayError, as_gateway_error, not_found
+from polyresponses.server._ledger import Ledger
+from polyresponses.server._metrics import Metrics
+
+if TYPE_CHECKING:
+    from polyresponses.router._emulated import LocalEndpoints
+    from polyresponses.router._stream import AsyncStream
+    from polyresponses.server._compaction import Sealer
+    from polyresponses.types import Response
+
+__all__ = ["Created", "Gateway", "Principal"]
+
+ANONYMOUS = "-"
+"""The owner of everything made when no gateway keys are configured (the server then binds loopback only)."""
+
+_REFUSED_FIELDS = {
+    "api_key": "the gateway holds the provider keys",
+    "extra_headers": "transport options are the operator's",
+    "extra_body": "send the fields in the body itself",
+    "timeout": "transport options are the operator's",
+    "max_retries": "transport options are the operator's",
+    "client_args": "transport options are the operator's",
+    "provider": "name the provider in model, as 'provider:model'",
+    "dialect": "the operator sets a provider's dialect",
+}
+_BASE_URL_FIELDS = ("api_base", "base_url")
+
+GATEWAY_ROW = Provider(name="gateway", base_url="", key_required=False, capabilities=Capabilities())
+"""What the store answers as for conversations, which belong to the gateway, not to one provider."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: the owner name stored with their objects, and their key's limits."""
+
+    owner: str
+    key: GatewayKey | None = None
+
+
+@dataclass(slots=True)
+class Created:
+    """A create request resolved and checked, ready to send."""
+
+    principal: Principal
+    provider: str
+    model: str
+    """The model as the provider names it."""
+    label: str
+    """The model as metrics show it: the alias, or ``provider:model``."""
+    client: AsyncClient
+    params: dict[str, Any]
+    """The body fields without ``model``, ``stream`` and ``background``."""
+    stream: bool = False
+    background: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+
+class _RateLimiter:
+    """Requests per minute per gateway key, a sliding window in this process."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._hits: dict[str, deque[float]] = {}
+
+    def check(self, owner: str) -> None:
+        if self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        hits = self._hits.setdefault(owner, deque())
+        while hits and hits[0] <= now - 60.0:
+            hits.popleft()
+        if len(hits) >= self.per_minute:
+            retry_after = max(1, int(hits[0] + 60.0 - now) + 1)
+            raise GatewayError(
+                429,
+                f"rate limit of {self.per_minute} requests per minute reached for this key",
+                "too_many_requests",
+                "rate_limit_exceeded",
+                headers={"Retry-After": str(retry_after)},
+            )
+        hits.append(now)
+
+
+def ledger_path(config: GatewayConfig, environ: Mapping[str, str]) -> str:
+    """Where the gateway's own tables live: the response store's file (``:memory:`` stays in memory)."""
+    setting = config.store or environ.get("POLYRESPONSES_STORE") or ""
+    if setting == ":memory:":
+        return ":memory:"
+    return setting or str(default_store_path(environ))
+
+
+class Gateway:
+    """One gateway: its config, store, ledger, provider clients, metrics and background jobs."""
+
+    def __init__(self, config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        path = ledger_path(config, self.environ)
+        self.store: ResponseStore = _open(path)
+        self.ledger = Ledger(path)
+        self.metrics = Metrics()
+        self._clients: dict[tuple[str, str | None], AsyncClient] = {}
+        self._limiter = _RateLimiter(config.requests_per_minute)
+        self._ledger_path = path
+        self._sealer: Sealer | None = None
+        from polyresponses.server._background import Jobs
+
+        self.jobs = Jobs(self)
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals and opens the gateway's compaction items (made on first use: it loads ``cryptography``)."""
+        if self._sealer is None:
+            from polyresponses.server._compaction import Sealer
+
+            self._sealer = Sealer.for_store(self._ledger_path, self.environ)
+        return self._sealer
+
+    async def start(self) -> None:
+        await self.jobs.start()
+
+    async def aclose(self) -> None:
+        await self.jobs.stop()
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+        await asyncio.to_thread(self.ledger.close)
+
+    # who is asking
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The caller from ``Authorization: Bearer <key>``; with no keys configured, everyone is one owner."""
+        keys = self.config.keys
+        if not keys:
+            principal = Principal(ANONYMOUS)
+        else:
+            scheme, _, token = (authorization or "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise GatewayError(
+                    401, "missing gateway key: send 'Authorization: Bearer <key>'", "invalid_request", "invalid_api_key"
+                )
+            digest = key_digest(token.strip())
+            match = next((key for key in keys if hmac.compare_digest(key.digest, digest)), None)
+            if match is None:
+                raise GatewayError(401, "invalid gateway key", "invalid_request", "invalid_api_key")
+            principal = Principal(match.name, match)
+        self._limiter.check(principal.owner)
+        return principal
+
+    # which provider answers
+
+    def client(self, provider: str, api_base: str | None = None) -> AsyncClient:
+        """The pooled client for ``provider`` (and a client-chosen base URL, when the operator allows it)."""
+        cached = self._clients.get((provider, api_base))
+        if cached is not None:
+            return cached
+        settings = self.config.providers.get(provider)
+        key: str | None = None
+        if settings is not None and settings.api_key_env:
+            key = self.environ.get(settings.api_key_env)
+            if not key:
+                raise MissingAPIKeyError(provider, settings.api_key_env)
+        elif (row := PROVIDERS[provider]).api_key_env:
+            key = self.environ.get(row.api_key_env) or None
+            if key is None and provider == "gemini":
+                key = self.environ.get("GOOGLE_API_KEY") or None
+        base = api_base or (settings.base_url if settings is not None else None)
+        dialect = settings.dialect if settings is not None else None
+        client = AsyncClient(
+            provider,
+            api_key=key,
+            api_base=base,
+            dialect=dialect,  # type: ignore[arg-type]  # checked by the config loader
+            store=self.store,
+        )
+        self._clients[(provider, api_base)] = client
+        return client
+
+    def resolve_model(self, principal: Principal, model: Any) -> tuple[str, str, str, Mapping[str, Any]]:
+        """``(provider, model, label, alias defaults)`` for ``model``; 404 when this key may not use it."""
+        if not isinstance(model, str) or not model:
+            raise GatewayError(
+                400,
+                "model must be a non-empty string such as 'openai:gpt-4o' or an alias",
+                param="model",
+                code="invalid_value",
+            )
+        alias = self.config.aliases.get(model)
+        target = alias.model if alias is not None else model
+        try:
+            provider, name = parse_model_string(target, None, PROVIDERS)
+        except ValueError as error:
+            raise GatewayError(
+                404, f"the model {model!r} does not exist: {error}", "not_found", "model_not_found", "model"
+            ) from None
+        key = principal.key
+        if key is not None and not key.allows(model if alias is not None else None, provider, name):
+            raise GatewayError(
+                404,
+                f"the model {model!r} does not exist or this key may not use it",
+                "not_found",
+                "model_not_found",
+                "model",
+            )
+        return (
+            provider,
+            name,
+            model if alias is not None else f"{provider}:{name}",
+            alias.defaults if alias is not None else {},
+        )
+
+    def _api_base(self, body: dict[str, Any]) -> str | None:
+        chosen: str | None = None
+        for name in _BASE_URL_FIELDS:
+            value = body.pop(name, None)
+            if value is None:
+                continue
+            host = urlsplit(value).hostname if isinstance(value, str) else None
+            if host is None or host not in self.config.allowed_base_url_hosts:
+                raise GatewayError(
+                    400,
+                    f"{name} is not accepted: the gateway chooses the upstream (the operator may allow hosts "
+                    "with allowed_base_url_hosts)",
+                    param=name,
+                    code="forbidden_parameter",
+                )
+            chosen = value
+        return chosen
+
+    async def check_owned(self, principal: Principal, kind: str, ident: Any, param: str | None = None) -> str:
+        """The provider answering for ``ident`` when ``principal`` owns it; the one 404 otherwise."""
+        if not isinstance(ident, str) or not ident:
+            raise GatewayError(
+                400, f"{param or kind + ' id'} must be a non-empty string", param=param, code="invalid_value"
+            )
+        provider = await asyncio.to_thread(self.ledger.provider_of, kind, ident, principal.owner)  # type: ignore[arg-type]
+        if provider is None:
+            error = not_found(kind.capitalize(), ident)
+            error.param = param
+            raise error
+        return provider
+
+    async def prepare_create(self, principal: Principal, body: Any) -> Created:
+        """Validate what only the gateway checks and resolve the provider; the router checks the rest."""
+        if not isinstance(body, dict):
+            raise GatewayError(400, "the request body must be a JSON object", code="invalid_json")
+        body = dict(body)
+        for name, why in _REFUSED_FIELDS.items():
+            if name in body:
+                raise GatewayError(
+                    400, f"{name} is not accepted by the gateway: {why}", param=name, code="forbidden_parameter"
+                )
+        api_base = self._api_base(body)
+        provider, model, label, defaults = self.resolve_model(principal, body.pop("model", None))
+        stream = body.pop("stream", False)
+        background = body.pop("background", False)
+        for name, value in (("stream", stream), ("background", background)):
+            if value is not None and not isinstance(value, bool):
+                raise GatewayError(400, f"{name} must be a boolean", param=name, code="invalid_type")
+        params = {**defaults, **body}
+        if _has_sealed_compaction(params.get("input")):
+            from polyresponses.server._compaction import open_compactions
+
+            params["input"] = open_compactions(self.sealer, principal.owner, params["input"])
+        if (previous := params.get("previous_response_id")) is not None:
+            await self.check_owned(principal, "response", previous, "previous_response_id")
+        if (conversation := params.get("conversation")) is not None:
+            ident = conversation.get("id") if isinstance(conversation, dict) else conversation
+            await self.check_owned(principal, "conversation", ident, "conversation")
+        if background and params.get("store") is False:
+            raise GatewayError(
+                400,
+                "background responses must be stored: store=false cannot be combined with background=true",
+                param="store",
+                code="invalid_value",
+            )
+        client = self.client(provider, api_base)
+        return Created(principal, provider, model, label, client, params, bool(stream), bool(background))
+
+    # one create path
+
+    async def respond(self, created: Created) -> dict[str, Any]:
+        """A whole response (``stream`` false), owned by the caller before it is handed out."""
+        client = created.client
+        try:
+            plan = client._plan_create(created.model, created.params, stream=False, response_id=self._own_id(created))
+            response = await client._create(plan)
+        except BaseException as error:
+            self._failed(created, error)
+            raise
+        if created.params.get("store") is not False:
+            await self.own_response(created, response.id)
+        self._done(created, response, 200)
+        return to_reply(response)
+
+    async def open_stream(self, created: Created, response_id: str | None = None) -> AsyncStream[Response]:
+        """Send a streamed create: status errors raise here, before anything is sent to the client."""
+        client = created.client
+        try:
+            response_id = response_id or self._own_id(created)
+            plan = client._plan_create(created.model, created.params, stream=True, response_id=response_id)
+            return await client._stream(plan).open()
+        except BaseException as error:
+            self._failed(created, error)
+            raise
+
+    async def events(
+        self, created: Created, stream: AsyncStream[Response], owned: bool = False
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The stream's events as wire JSON; an error mid-stream becomes ``error`` then ``response.failed``.
+
+        The response is owned by the caller before its first event leaves (OpenResponses: the id is
+        in ``response.created``). Closing this iterator closes the upstream request.
+        """
+        self.metrics.in_flight_streams += 1
+        owned = owned or created.params.get("store") is False  # nothing is kept: nothing to own
+        sequence = -1
+        last: dict[str, Any] | None = None
+        final: Response | None = None
+        try:
+            async for event in stream:
+                data = to_reply(event)
+                sequence = data.get("sequence_number", sequence + 1)
+                response = getattr(event, "response", None)
+                if response is not None:
+                    last = data["response"]
+                    if not owned:
+                        await self.own_response(created, response.id)
+                        owned = True
+                    if event.type in ("response.completed", "response.incomplete"):
+                        final = response
+                yield data
+        except (PolyresponsesError, OSError) as error:
+            failure = as_gateway_error(error)
+            self._failed(created, error)
+            for data in failed_events(failure, sequence, last, stream):
+                yield data
+            return
+        finally:
+            self.metrics.in_flight_streams -= 1
+            await stream.close()
+        self._done(created, final, 200)
+
+    def _own_id(self, created: Created) -> str | None:
+        """The gateway's own id for a response the provider does not keep.
+
+        Synthesized ids are made from the provider's message id, which a provider may reuse (local
+        servers do); on a shared gateway a reused id would let one key's turn replace another's. A
+        provider that keeps its responses (OpenAI) has ids it guarantees unique: those stay, so its own
+        ``previous_response_id`` keeps working.
+        """
+        if created.client.provider.capabilities.stored_state or created.params.get("store") is False:
+            return None
+        return f"resp_{uuid.uuid4().hex}"
+
+    async def own_response(self, created: Created, response_id: str) -> None:
+        await asyncio.to_thread(self.ledger.own, "response", response_id, created.principal.owner, created.provider)
+
+    def _done(self, created: Created, response: Response | None, status: int) -> None:
+        seconds = time.perf_counter() - created.started
+        self.metrics.request("responses", created.provider, created.label, status, seconds)
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            self.metrics.usage(created.provider, created.label, usage.input_tokens or 0, usage.output_tokens or 0)
+
+    def _failed(self, created: Created, error: BaseException) -> None:
+        if isinstance(error, PolyresponsesError | GatewayError):
+            failure = as_gateway_error(error)
+            if isinstance(error, APIError):
+                self.metrics.upstream_error(created.provider, created.label, failure.code or str(failure.status))
+            self._done(created, None, failure.status)
+
+    # conversations (the gateway's own: usable with any model)
+
+    def conversations(self) -> LocalEndpoints:
+        from polyresponses.router._emulated import LocalEndpoints
+
+        return LocalEndpoints(self.store, GATEWAY_ROW)
+
+
+def failed_events(
+    failure: GatewayError, sequence: int, last: dict[str, Any] | None, stream: AsyncStream[Any] | None
+) -> list[dict[str, Any]]:
+    """``error`` then ``response.failed`` (OpenResponses: a streamed error is followed by the failed response)."""
+    partial = stream._translator.partial() if stream is not None else None
+    response = to_reply(partial) if partial is not None else (dict(last) if last is not None else None)
+    error_event = {
+        "type": "error",
+        "code": failure.code or failure.type,
+        "message": failure.message,
+        "param": failure.param,
+        "sequence_number": sequence + 1,
+    }
+    if response is None:
+        return [error_event]
+    response["status"] = "failed"
+    response["error"] = {"code": "server_error", "message": failure.message}
+    return [error_event, {"type": "response.failed", "response": response, "sequence_number": sequence + 2}]
+
+
+def _has_sealed_compaction(items: Any) -> bool:
+    from polyresponses.server._compaction import PREFIX
+
+    return isinstance(items, list) and any(
+        isinstance(item, dict)
+        and item.get("type") == "compaction"
+        and str(item.get("encrypted_content", "")).startswith(PREFIX)
+        for item in items
+    )
+
+
+def _open(path: str) -> ResponseStore:
+    store = open_store(path)
+    assert store is not None  # a path or :memory: always opens a store
+    return store
+
+
+__all__ += ["ANONYMOUS", "GATEWAY_ROW", "failed_events", "ledger_path", "is_loopback"]

@@ -1,0 +1,66 @@
+"""A real gateway for the tests: uvicorn serving :func:`polyresponses.server.create_app` on a free loopback port.
+
+``RunningGateway`` runs the server in a background thread (its own event loop), waits until it
+answers ``/healthz``, and stops it on exit; the tests then talk to it over real sockets with real
+clients (openai-python, httpx, websockets).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from types import TracebackType
+
+import httpx
+import uvicorn
+
+from polyresponses.server import Gateway, GatewayConfig, create_app
+
+__all__ = ["RunningGateway", "free_port"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RunningGateway:
+    """``with RunningGateway(config, environ) as gateway:`` then ``gateway.url`` (``http://127.0.0.1:N/v1``)."""
+
+    def __init__(self, config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
+        self.config = replace(config, host="127.0.0.1", port=config.port or free_port())
+        self.gateway = Gateway(self.config, dict(environ or {}))
+        self.app = create_app(gateway=self.gateway)
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host="127.0.0.1",
+                port=self.config.port,
+                log_level="warning",
+                ws_max_size=self.config.max_ws_frame_bytes,
+                lifespan="on",
+            )
+        )
+        self.base = f"http://127.0.0.1:{self.config.port}"
+        self.url = f"{self.base}/v1"
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> RunningGateway:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.02)
+        raise RuntimeError("the gateway did not start")
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
