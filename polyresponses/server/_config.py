@@ -13,6 +13,10 @@ Every key (see README, "Gateway"; defaults in brackets)::
     allowed_base_url_hosts = []        # POLYRESPONSES_ALLOWED_BASE_URL_HOSTS (comma list): hosts a client may
                                        # name in api_base/base_url; empty = clients never choose the upstream
     drop_unsupported_hosted_tools = false  # POLYRESPONSES_DROP_UNSUPPORTED_HOSTED_TOOLS
+    upstream_max_retries = 0           # POLYRESPONSES_UPSTREAM_MAX_RETRIES: the gateway's own retries of a
+                                       # provider call; 0 passes a 429/5xx straight back to the client, whose
+                                       # SDK retries it (openai-python and the npm SDK retry twice)
+    upstream_timeout_seconds = 600     # POLYRESPONSES_UPSTREAM_TIMEOUT_SECONDS
 
     [store]
     url = "<user data dir>/polyresponses/store.sqlite3"   # POLYRESPONSES_STORE: a path or ":memory:"
@@ -99,6 +103,8 @@ class GatewayConfig:
     requests_per_minute: int = 0
     allowed_base_url_hosts: tuple[str, ...] = ()
     drop_unsupported_hosted_tools: bool = False
+    upstream_max_retries: int = 0
+    upstream_timeout_seconds: float = 600.0
     store: str = ""
     """A SQLite path or ``:memory:``; empty: the library's default store file."""
     keys: tuple[GatewayKey, ...] = ()
@@ -134,6 +140,8 @@ _SERVER_KEYS: dict[str, type] = {
     "requests_per_minute": int,
     "allowed_base_url_hosts": tuple,
     "drop_unsupported_hosted_tools": bool,
+    "upstream_max_retries": int,
+    "upstream_timeout_seconds": float,
 }
 
 

@@ -203,6 +203,8 @@ class Gateway:
             api_base=base,
             dialect=dialect,  # type: ignore[arg-type]  # checked by the config loader
             store=self.store,
+            max_retries=self.config.upstream_max_retries,
+            timeout=self.config.upstream_timeout_seconds,
         )
         self._clients[(provider, api_base)] = client
         return client
