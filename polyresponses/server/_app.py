@@ -87,39 +87,56 @@ def _sse(data: dict[str, Any]) -> bytes:
     return f"event: {data['type']}\ndata: {text}\n\n".encode()
 
 
+class _Ended:
+    """The producer's last word: the events ran out, or ``error`` was raised while reading them."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
 async def _with_keepalive(events: AsyncIterator[dict[str, Any]], every: float) -> AsyncIterator[bytes]:
     """SSE bytes: each event, ``: keep-alive`` comments while none arrives for ``every`` seconds, then ``[DONE]``.
 
-    The next event is awaited in one task that survives the keep-alive timeouts (``wait_for`` would
-    cancel the stream). Leaving early (the client went away) closes ``events``, and with it the upstream.
+    The events are read by one producer task into a one-slot queue (backpressure: it never runs ahead
+    of the client by more than one event), so waiting with a timeout never cancels the stream itself.
+    Leaving early (the client went away) cancels the producer, which closes ``events`` and with them
+    the upstream request; the producer is awaited shielded, so the close completes even while the
+    server's own cancellation is delivered again and again.
     """
-    iterator = aiter(events)
-    pending: asyncio.Task[dict[str, Any]] | None = None
+    queue: asyncio.Queue[dict[str, Any] | _Ended] = asyncio.Queue(maxsize=1)
+
+    async def produce() -> None:
+        try:
+            async with contextlib.aclosing(events) as iterator:  # type: ignore[type-var]
+                async for data in iterator:
+                    await queue.put(data)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            await queue.put(_Ended(error))
+            return
+        await queue.put(_Ended())
+
+    producer = asyncio.ensure_future(produce())
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(iterator))
-            done, _ = await asyncio.wait({pending}, timeout=every if every > 0 else None)
-            if not done:
+            try:
+                item = await asyncio.wait_for(queue.get(), every) if every > 0 else await queue.get()
+            except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
-            try:
-                data = pending.result()
-            except StopAsyncIteration:
+            if isinstance(item, _Ended):
+                if item.error is not None:  # not an error the router shaped (those became events): a bug
+                    log.error("stream failed: %s", type(item.error).__name__)
+                    failure = {"type": "error", "code": "server_error", "message": "the gateway failed mid-stream"}
+                    yield _sse({**failure, "param": None})
                 break
-            finally:
-                pending = None
-            yield _sse(data)
+            yield _sse(item)
         yield b"data: [DONE]\n\n"
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
-                await pending
-        closer = getattr(iterator, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
+        producer.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(producer)
 
 
 def _stream_response(

@@ -32,8 +32,10 @@ def free_port() -> int:
 class RunningGateway:
     """``with RunningGateway(config, environ) as gateway:`` then ``gateway.url`` (``http://127.0.0.1:N/v1``)."""
 
-    def __init__(self, config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
-        self.config = replace(config, host="127.0.0.1", port=config.port or free_port())
+    def __init__(
+        self, config: GatewayConfig, environ: Mapping[str, str] | None = None, port: int | None = None
+    ) -> None:
+        self.config = replace(config, host="127.0.0.1", port=port or free_port())
         self.gateway = Gateway(self.config, dict(environ or {}))
         self.app = create_app(gateway=self.gateway)
         self.server = uvicorn.Server(

@@ -81,12 +81,14 @@ def test_background_stream_then_resume_live(upstream: LoopbackServer) -> None:
         client = openai.OpenAI(base_url=gateway.url, api_key=ALICE, max_retries=0)
         with client.responses.create(model="mistral:m", input="x", background=True, stream=True) as stream:
             first = [next(iter(stream)) for _ in range(5)]
-        ident = first[0].response.id  # type: ignore[union-attr]
+        assert first[0].type == "response.created"
+        ident = first[0].response.id
         with client.responses.retrieve(ident, stream=True, starting_after=first[-1].sequence_number) as resumed:
             rest = list(resumed)
         assert rest[0].sequence_number == first[-1].sequence_number + 1
         assert rest[-1].type == "response.completed"
-        assert rest[-1].response.output_text == " ".join(f"w{n}" for n in range(1, 31))  # type: ignore[union-attr]
+        assert rest[-1].type == "response.completed"
+        assert rest[-1].response.output_text == " ".join(f"w{n}" for n in range(1, 31))
 
 
 def test_cancel_stops_the_upstream_and_ends_cancelled(upstream: LoopbackServer) -> None:

@@ -26,7 +26,10 @@ WEATHER_TOOL = {
 
 def _raw_stream(gateway: RunningGateway, body: dict[str, Any], key: str = ALICE) -> httpx.Response:
     return httpx.post(
-        f"{gateway.url}/responses", json={**body, "stream": True}, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        f"{gateway.url}/responses",
+        json={**body, "stream": True},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
     )
 
 
@@ -50,8 +53,7 @@ def test_create_retrieve_chain_input_items_delete(alice: openai.OpenAI, upstream
     listed = alice.responses.input_items.list(second.id, order="asc")
     assert [item.type for item in listed.data] == ["message", "message", "message"]
 
-    deleted = alice.responses.delete(first.id)
-    assert deleted is None  # openai-python returns None for a 200 delete
+    alice.responses.delete(first.id)
     with pytest.raises(openai.NotFoundError):
         alice.responses.retrieve(first.id)
 
@@ -86,7 +88,9 @@ def test_stream_through_openai_python(alice: openai.OpenAI) -> None:
 def test_tool_call_round_trip(alice: openai.OpenAI, upstream: LoopbackServer) -> None:
     called = alice.responses.create(model="mistral:small", input="weather in Paris?", tools=[WEATHER_TOOL])  # type: ignore[list-item]
     call = called.output[0]
-    assert call.type == "function_call" and call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}
+    assert (
+        call.type == "function_call" and call.name == "get_weather" and json.loads(call.arguments) == {"city": "Paris"}
+    )
     answered = alice.responses.create(
         model="mistral:small",
         previous_response_id=called.id,
@@ -103,14 +107,19 @@ def test_tool_call_round_trip(alice: openai.OpenAI, upstream: LoopbackServer) ->
 
 
 def test_conversations(alice: openai.OpenAI, upstream: LoopbackServer) -> None:
-    conversation = alice.conversations.create(items=[{"type": "message", "role": "user", "content": "remember 7"}], metadata={"k": "v"})
+    conversation = alice.conversations.create(
+        items=[{"type": "message", "role": "user", "content": "remember 7"}], metadata={"k": "v"}
+    )
     assert alice.conversations.retrieve(conversation.id).metadata == {"k": "v"}
     alice.responses.create(model="mistral:small", input="what number?", conversation=conversation.id)
     assert upstream.requests[-1].json()["messages"][0] == {"role": "user", "content": "remember 7"}
     items = alice.conversations.items.list(conversation.id, order="asc")
     assert [item.type for item in items.data] == ["message", "message", "message"]
-    added = alice.conversations.items.create(conversation.id, items=[{"type": "message", "role": "user", "content": "x"}])
+    added = alice.conversations.items.create(
+        conversation.id, items=[{"type": "message", "role": "user", "content": "x"}]
+    )
     item_id = added.data[0].id
+    assert item_id is not None
     assert alice.conversations.items.retrieve(item_id, conversation_id=conversation.id).id == item_id
     alice.conversations.items.delete(item_id, conversation_id=conversation.id)
     assert alice.conversations.update(conversation.id, metadata={"k": "w"}).metadata == {"k": "w"}
@@ -119,19 +128,47 @@ def test_conversations(alice: openai.OpenAI, upstream: LoopbackServer) -> None:
         alice.conversations.retrieve(conversation.id)
 
 
-def test_errors_have_the_spec_shape(gateway: RunningGateway, alice: openai.OpenAI) -> None:
+def test_errors_have_the_spec_shape(gateway: RunningGateway) -> None:
     headers = {"Authorization": f"Bearer {ALICE}"}
     cases: list[tuple[httpx.Response, int, str | None]] = [
         (httpx.post(f"{gateway.url}/responses", content=b"{not json", headers=headers), 400, "invalid_json"),
         (httpx.post(f"{gateway.url}/responses", json=[1], headers=headers), 400, "invalid_json"),
-        (httpx.post(f"{gateway.url}/responses", json={"model": "mistral:m", "input": "x", "temperature": "hot"}, headers=headers), 400, "invalid_value"),
-        (httpx.post(f"{gateway.url}/responses", json={"model": "nope:m", "input": "x"}, headers=headers), 404, "model_not_found"),
-        (httpx.post(f"{gateway.url}/responses", json={"model": "mistral:m", "input": "x", "background": "yes"}, headers=headers), 400, "invalid_type"),
+        (
+            httpx.post(
+                f"{gateway.url}/responses",
+                json={"model": "mistral:m", "input": "x", "temperature": "hot"},
+                headers=headers,
+            ),
+            400,
+            "invalid_value",
+        ),
+        (
+            httpx.post(f"{gateway.url}/responses", json={"model": "nope:m", "input": "x"}, headers=headers),
+            404,
+            "model_not_found",
+        ),
+        (
+            httpx.post(
+                f"{gateway.url}/responses",
+                json={"model": "mistral:m", "input": "x", "background": "yes"},
+                headers=headers,
+            ),
+            400,
+            "invalid_type",
+        ),
         (httpx.get(f"{gateway.url}/nowhere", headers=headers), 404, "unknown_route"),
         (httpx.put(f"{gateway.url}/responses", headers=headers), 405, "method_not_allowed"),
         (httpx.get(f"{gateway.url}/responses/resp_missing", headers=headers), 404, "not_found"),
         (httpx.post(f"{gateway.url}/responses", json={"model": "mistral:m", "input": "x"}), 401, "invalid_api_key"),
-        (httpx.post(f"{gateway.url}/responses", json={"model": "mistral:m", "input": "x"}, headers={"Authorization": "Bearer wrong"}), 401, "invalid_api_key"),
+        (
+            httpx.post(
+                f"{gateway.url}/responses",
+                json={"model": "mistral:m", "input": "x"},
+                headers={"Authorization": "Bearer wrong"},
+            ),
+            401,
+            "invalid_api_key",
+        ),
     ]
     for reply, status, code in cases:
         assert reply.status_code == status, reply.text
@@ -161,9 +198,15 @@ def test_body_limit_is_413_before_reading_it_all(upstream: LoopbackServer) -> No
         assert upstream.attempts == 0
 
 
-def test_upstream_errors_keep_their_status_and_never_the_key(gateway: RunningGateway, alice: openai.OpenAI, upstream: LoopbackServer) -> None:
+def test_upstream_errors_keep_their_status_and_never_the_key(
+    gateway: RunningGateway, alice: openai.OpenAI, upstream: LoopbackServer
+) -> None:
     upstream.script(
-        json_reply({"error": {"message": f"slow down {UPSTREAM_KEY}", "code": "rate_limit"}}, status=429, headers={"Retry-After": "7"}),
+        json_reply(
+            {"error": {"message": f"slow down {UPSTREAM_KEY}", "code": "rate_limit"}},
+            status=429,
+            headers={"Retry-After": "7"},
+        ),
     )
     reply = httpx.post(
         f"{gateway.url}/responses",
@@ -182,8 +225,13 @@ def test_rate_limit_per_key(upstream: LoopbackServer) -> None:
     from tests.server.conftest import BOB, gateway_config
 
     with RunningGateway(gateway_config(upstream.url, requests_per_minute=2), {"MISTRAL_API_KEY": "k"}) as gateway:
+
         def ask(key: str) -> httpx.Response:
-            return httpx.post(f"{gateway.url}/responses", json={"model": "mistral:m", "input": "x"}, headers={"Authorization": f"Bearer {key}"})
+            return httpx.post(
+                f"{gateway.url}/responses",
+                json={"model": "mistral:m", "input": "x"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
 
         assert [ask(ALICE).status_code for _ in range(3)] == [200, 200, 429]
         limited = ask(ALICE)
@@ -200,7 +248,10 @@ def test_models_health_ready_metrics(gateway: RunningGateway, alice: openai.Open
     assert httpx.get(f"{gateway.base}/readyz").json() == {"status": "ready"}
     assert httpx.get(f"{gateway.base}/metrics").status_code == 401  # metrics name models: keys only
     text = httpx.get(f"{gateway.base}/metrics", headers={"Authorization": f"Bearer {ALICE}"}).text
-    assert 'polyresponses_requests_total{route="responses",provider="mistral",model="mistral:small",status="200"} 1' in text
+    assert (
+        'polyresponses_requests_total{route="responses",provider="mistral",model="mistral:small",status="200"} 1'
+        in text
+    )
     assert 'polyresponses_tokens_total{provider="mistral",model="mistral:small",direction="in"} 7' in text
     assert "polyresponses_in_flight_streams 0" in text
     assert UPSTREAM_KEY not in text and ALICE not in text and "count me" not in text
@@ -215,7 +266,10 @@ def test_aliases_with_defaults_and_key_model_limits(upstream: LoopbackServer) ->
         aliases={"fast": Alias("mistral:mistral-small", {"temperature": 0.2, "max_output_tokens": 64})},
         keys=(GatewayKey("alice", key_digest(ALICE), ("fast",)),),
     )
-    with RunningGateway(config, {"MISTRAL_API_KEY": "k"}) as gateway, openai.OpenAI(base_url=gateway.url, api_key=ALICE, max_retries=0) as client:
+    with (
+        RunningGateway(config, {"MISTRAL_API_KEY": "k"}) as gateway,
+        openai.OpenAI(base_url=gateway.url, api_key=ALICE, max_retries=0) as client,
+    ):
         client.responses.create(model="fast", input="x", temperature=0.5)
         sent = upstream.requests[-1].json()
         assert sent["model"] == "mistral-small" and sent["temperature"] == 0.5 and sent["max_tokens"] == 64
@@ -235,7 +289,9 @@ def test_client_cannot_choose_the_upstream_or_transport(gateway: RunningGateway,
         ("timeout", 1),
         ("dialect", "chat_completions"),
     ):
-        reply = httpx.post(f"{gateway.url}/responses", json={"model": "mistral:m", "input": "x", field: value}, headers=headers)
+        reply = httpx.post(
+            f"{gateway.url}/responses", json={"model": "mistral:m", "input": "x", field: value}, headers=headers
+        )
         assert reply.status_code == 400 and reply.json()["error"] == {
             "message": reply.json()["error"]["message"],
             "type": "invalid_request",
@@ -248,7 +304,9 @@ def test_client_cannot_choose_the_upstream_or_transport(gateway: RunningGateway,
 def test_allowed_base_url_hosts(upstream: LoopbackServer) -> None:
     from tests.server.conftest import gateway_config
 
-    with RunningGateway(gateway_config("http://127.0.0.2:9/v1", allowed_base_url_hosts=("127.0.0.1",)), {"MISTRAL_API_KEY": "k"}) as gateway:
+    with RunningGateway(
+        gateway_config("http://127.0.0.2:9/v1", allowed_base_url_hosts=("127.0.0.1",)), {"MISTRAL_API_KEY": "k"}
+    ) as gateway:
         reply = httpx.post(
             f"{gateway.url}/responses",
             json={"model": "mistral:m", "input": "hi", "api_base": upstream.url},
@@ -264,7 +322,9 @@ def test_unconfigured_provider_is_a_clear_400(gateway: RunningGateway) -> None:
         headers={"Authorization": f"Bearer {ALICE}"},
     )
     assert reply.status_code == 400
-    assert reply.json()["error"]["code"] == "provider_not_configured" and "anthropic" in reply.json()["error"]["message"]
+    assert (
+        reply.json()["error"]["code"] == "provider_not_configured" and "anthropic" in reply.json()["error"]["message"]
+    )
 
 
 def test_stream_error_mid_stream_is_error_then_failed(gateway: RunningGateway, upstream: LoopbackServer) -> None:
@@ -289,13 +349,13 @@ def test_stream_error_mid_stream_is_error_then_failed(gateway: RunningGateway, u
     assert sequence == list(range(len(events)))
 
 
-def test_input_tokens_and_unsupported(gateway: RunningGateway, alice: openai.OpenAI) -> None:
+def test_input_tokens_and_unsupported(alice: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         alice.responses.input_tokens.count(model="mistral:m", input="count")
     assert caught.value.body["code"] == "unsupported_feature"  # type: ignore[index]
 
 
-def test_scripted_upstream_sees_the_provider_key_only_there(gateway: RunningGateway, alice: openai.OpenAI, upstream: LoopbackServer) -> None:
+def test_scripted_upstream_sees_the_provider_key_only_there(alice: openai.OpenAI, upstream: LoopbackServer) -> None:
     alice.responses.create(model="mistral:m", input="x")
     assert upstream.requests[-1].headers["Authorization"] == f"Bearer {UPSTREAM_KEY}"
     assert ALICE not in str(upstream.requests[-1].headers)

@@ -40,7 +40,8 @@ RESPONSE_ROUTES: dict[str, Request] = {
         "/responses", lambda ident: {"model": "mistral:m", "input": "x", "previous_response_id": ident, "stream": True}
     ),
     "background previous_response_id": _post_json(
-        "/responses", lambda ident: {"model": "mistral:m", "input": "x", "previous_response_id": ident, "background": True}
+        "/responses",
+        lambda ident: {"model": "mistral:m", "input": "x", "previous_response_id": ident, "background": True},
     ),
     "compact previous_response_id": _post_json(
         "/responses/compact", lambda ident: {"model": "mistral:m", "input": "x", "previous_response_id": ident}
@@ -56,7 +57,9 @@ CONVERSATION_ROUTES: dict[str, Request] = {
     ),
     "GET item": lambda http, ident: http.get(f"/conversations/{ident}/items/msg_1"),
     "DELETE item": lambda http, ident: http.delete(f"/conversations/{ident}/items/msg_1"),
-    "create conversation": _post_json("/responses", lambda ident: {"model": "mistral:m", "input": "x", "conversation": ident}),
+    "create conversation": _post_json(
+        "/responses", lambda ident: {"model": "mistral:m", "input": "x", "conversation": ident}
+    ),
     "create conversation object": _post_json(
         "/responses", lambda ident: {"model": "mistral:m", "input": "x", "conversation": {"id": ident}}
     ),
@@ -105,12 +108,17 @@ def test_another_keys_conversation_is_missing(gateway: RunningGateway, owned: di
         assert len(alice.get(f"/conversations/{owned['conversation']}/items").json()["data"]) == 1
 
 
-def test_another_keys_compaction_item_is_missing(gateway: RunningGateway, alice: openai.OpenAI, bob: openai.OpenAI) -> None:
+def test_another_keys_compaction_item_is_missing(alice: openai.OpenAI, bob: openai.OpenAI) -> None:
     compacted = alice.responses.compact(model="mistral:m", input="remember the number 41")
     item = compacted.output[0].model_dump()
     with pytest.raises(openai.NotFoundError) as caught:
         bob.responses.create(model="mistral:m", input=[item])  # type: ignore[list-item]
-    assert caught.value.body == {"message": "compaction item at input[0] not found", "type": "not_found", "param": "input[0]", "code": "not_found"}
+    assert caught.value.body == {
+        "message": "compaction item at input[0] not found",
+        "type": "not_found",
+        "param": "input[0]",
+        "code": "not_found",
+    }
     forged = {**item, "encrypted_content": item["encrypted_content"][:-4] + "AAAA"}
     with pytest.raises(openai.NotFoundError):
         alice.responses.create(model="mistral:m", input=[forged])  # type: ignore[list-item]
@@ -121,17 +129,26 @@ def test_another_keys_id_over_websocket(gateway: RunningGateway, owned: dict[str
     with connect(url, additional_headers={"Authorization": f"Bearer {BOB}"}) as socket:
         frames = []
         for ident in (owned["response"], "resp_missing0"):
-            socket.send(json.dumps({"type": "response.create", "model": "mistral:m", "input": "x", "previous_response_id": ident}))
+            socket.send(
+                json.dumps(
+                    {"type": "response.create", "model": "mistral:m", "input": "x", "previous_response_id": ident}
+                )
+            )
             frames.append(json.loads(socket.recv(timeout=10)))
     assert frames[0] == json.loads(json.dumps(frames[1]).replace("resp_missing0", owned["response"]))
     assert frames[0]["status"] == 404 and frames[0]["error"]["code"] == "previous_response_not_found"
 
 
-def test_bob_cannot_cancel_or_follow_alices_background_job(gateway: RunningGateway, owned: dict[str, str], alice: openai.OpenAI) -> None:
+def test_bob_cannot_cancel_or_follow_alices_background_job(
+    gateway: RunningGateway, owned: dict[str, str], alice: openai.OpenAI
+) -> None:
     with _http(gateway, BOB) as bob:
         assert bob.post(f"/responses/{owned['background']}/cancel").status_code == 404
     deadline = time.monotonic() + 10
-    while alice.responses.retrieve(owned["background"]).status in ("queued", "in_progress") and time.monotonic() < deadline:
+    while (
+        alice.responses.retrieve(owned["background"]).status in ("queued", "in_progress")
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     assert alice.responses.retrieve(owned["background"]).status == "completed"  # bob's cancel did nothing
 
@@ -145,13 +162,18 @@ def test_no_keys_means_loopback_only() -> None:
         GatewayConfig(host="0.0.0.0").check_bind()
 
 
-def test_provider_key_never_stored_logged_or_answered(upstream: LoopbackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_provider_key_never_stored_logged_or_answered(
+    upstream: LoopbackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = tmp_path / "store.sqlite3"
     environ = {"MISTRAL_API_KEY": UPSTREAM_KEY, "OPENROUTER_API_KEY": UPSTREAM_KEY}
     from tests._loopback import json_reply
 
     upstream.script(json_reply({"error": {"message": f"key {UPSTREAM_KEY} is over quota"}}, status=500))
-    with RunningGateway(gateway_config(upstream.url, store=str(store)), environ) as gateway, _http(gateway, ALICE) as http:
+    with (
+        RunningGateway(gateway_config(upstream.url, store=str(store)), environ) as gateway,
+        _http(gateway, ALICE) as http,
+    ):
         answers = [
             http.post("/responses", json={"model": "mistral:m", "input": "x"}),
             http.post("/responses", json={"model": "mistral:m", "input": "x"}),
