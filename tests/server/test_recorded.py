@@ -17,7 +17,7 @@ import pytest
 
 from polyresponses import Client, PolyresponsesError
 from polyresponses.server._config import ProviderSettings
-from polyresponses.testing import OPENRESPONSES_UNKNOWN_TYPE, check_stream
+from polyresponses.testing import OPENRESPONSES_UNKNOWN_TYPE, Violation, check_stream
 from tests._loopback import LoopbackServer, raw_reply
 from tests._recorded import Exchange, exchanges, sse_data
 from tests.server._running import RunningGateway
@@ -98,7 +98,7 @@ def _reference(
     text = exchange.response_text if exchange.response_text is not None else json.dumps(exchange.response_json)
     content_type = "text/event-stream" if stream else "application/json"
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(_request: httpx.Request) -> httpx.Response:
         return httpx.Response(exchange.status, headers={"content-type": content_type}, content=text.encode())
 
     params = {k: v for k, v in body.items() if k != "model"}
@@ -137,11 +137,10 @@ def _comparable(response: dict[str, Any]) -> dict[str, Any]:
     return compared
 
 
-def _allowed(violation: Any, events: list[dict[str, Any]]) -> bool:
+def _allowed(violation: Violation, events: list[dict[str, Any]]) -> bool:
     """The one gap the dialect tests also let through: reasoning text streams as OpenAI's events."""
-    return violation.rule == OPENRESPONSES_UNKNOWN_TYPE and events[violation.index]["type"].startswith(
-        "response.reasoning_text."
-    )
+    kind = str(events[violation.index]["type"])
+    return violation.rule == OPENRESPONSES_UNKNOWN_TYPE and kind.startswith("response.reasoning_text.")
 
 
 @pytest.mark.parametrize(("provider", "exchange"), CASES, ids=[f"{p}-{e.id}" for p, e in CASES])
