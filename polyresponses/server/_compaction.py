@@ -87,7 +87,7 @@ class Sealer:
         """The summary, or ``None`` when the item was not sealed by this secret for ``owner``."""
         from cryptography.exceptions import InvalidTag
 
-        _, key_id, payload = value[len(PREFIX) :].partition(".") if value.startswith(PREFIX) else ("", "", "")
+        key_id, _, payload = value[len(PREFIX) :].partition(".") if value.startswith(PREFIX) else ("", "", "")
         if key_id != self.key_id or not payload:
             return None
         try:

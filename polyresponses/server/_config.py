@@ -13,9 +13,9 @@ Every key (see README, "Gateway"; defaults in brackets)::
     allowed_base_url_hosts = []        # POLYRESPONSES_ALLOWED_BASE_URL_HOSTS (comma list): hosts a client may
                                        # name in api_base/base_url; empty = clients never choose the upstream
     drop_unsupported_hosted_tools = false  # POLYRESPONSES_DROP_UNSUPPORTED_HOSTED_TOOLS
-    upstream_max_retries = 0           # POLYRESPONSES_UPSTREAM_MAX_RETRIES: the gateway's own retries of a
-                                       # provider call; 0 passes a 429/5xx straight back to the client, whose
-                                       # SDK retries it (openai-python and the npm SDK retry twice)
+    upstream_max_retries = 2           # POLYRESPONSES_UPSTREAM_MAX_RETRIES: the gateway's retries of a provider
+                                       # call (connection errors, 408/409/429/5xx, honouring Retry-After, as the
+                                       # library does); 0 hands every 429/5xx straight back to the client
     upstream_timeout_seconds = 600     # POLYRESPONSES_UPSTREAM_TIMEOUT_SECONDS
 
     [store]
@@ -103,7 +103,7 @@ class GatewayConfig:
     requests_per_minute: int = 0
     allowed_base_url_hosts: tuple[str, ...] = ()
     drop_unsupported_hosted_tools: bool = False
-    upstream_max_retries: int = 0
+    upstream_max_retries: int = 2
     upstream_timeout_seconds: float = 600.0
     store: str = ""
     """A SQLite path or ``:memory:``; empty: the library's default store file."""

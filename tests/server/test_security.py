@@ -119,6 +119,12 @@ def test_another_keys_compaction_item_is_missing(alice: openai.OpenAI, bob: open
         "param": "input[0]",
         "code": "not_found",
     }
+    mine = alice.responses.create(model="mistral:m", input=[item, {"role": "user", "content": "and?"}])  # type: ignore[list-item]
+    given = alice.responses.input_items.list(mine.id, order="asc").data
+    assert [i.model_dump()["content"][0]["text"] for i in given] == [
+        "[Summary of the earlier conversation]\necho: remember the number 41",
+        "and?",
+    ]
     forged = {**item, "encrypted_content": item["encrypted_content"][:-4] + "AAAA"}
     with pytest.raises(openai.NotFoundError):
         alice.responses.create(model="mistral:m", input=[forged])  # type: ignore[list-item]
