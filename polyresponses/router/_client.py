@@ -11,7 +11,7 @@ import asyncio
 import builtins
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, cast, overload
 
@@ -36,6 +36,7 @@ from polyresponses.router._response import ParsedResponse, finalise
 from polyresponses.router._state import Recorder, not_found, prepare
 from polyresponses.router._store import ResponseStore, open_store
 from polyresponses.router._stream import AsyncStream, Stream, _Call
+from polyresponses.router._tool_policy import HostedTools, ToolPolicy
 from polyresponses.router._wire import to_wire, validate_as
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 from polyresponses.router.dialects import openai_responses as dialect
@@ -97,6 +98,8 @@ class _Plan:
     """The dialect's stream translator factory."""
     recorder: Recorder | None = None
     """Records the final response in the store (and says on it what was emulated); ``None``: nothing to do."""
+    tools: ToolPolicy | None = None
+    """Namespaces flattened / hosted tools left out for this provider: maps the reply back, names the drops."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +128,11 @@ class _Base:
         default_headers: Mapping[str, str] | None,
         dialect: Dialect | None = None,
         store: StoreSetting = None,
+        hosted_tools: HostedTools = "refuse",
     ) -> None:
         self.provider: Provider = with_dialect(get_provider(provider), dialect)
+        self.hosted_tools: HostedTools = hosted_tools
+        """``"drop"``: leave out offered hosted tools the provider cannot run (see ``_tool_policy``)."""
         self.store: ResponseStore | None = open_store(store)
         """Where responses are recorded and chains rebuilt (see :mod:`polyresponses.router._store`)."""
         self._local = None if self.store is None else LocalEndpoints(self.store, self.provider)
@@ -153,7 +159,7 @@ class _Base:
         jobs hand out the id before the provider has answered); it is then recorded as ours, not the
         provider's, so a later turn rebuilds the chain from the store."""
         fields, options = split_options(params)
-        body = build_body(
+        body, tools = build_body(
             self.provider,
             model,
             fields,
@@ -161,17 +167,20 @@ class _Base:
             response_format=response_format,
             extra_body=options.get("extra_body"),
             local_state=self.store is not None,
+            hosted_tools=self.hosted_tools,
         )
         finaliser: Callable[[Response], Any] = finalise
         if isinstance(response_format, type):
             finaliser = partial(_finalise_parsed, response_format=response_format, provider=self.provider.name)
         state = prepare(self.store, self.provider, body)
+        if tools is not None:
+            tools.rename_input(state.body)  # a chain rebuilt from the store names its calls' namespaces
         if response_id is not None:
             if state.recorder is None:
                 raise InvalidRequestError(self.provider.name, "store", "a response named in advance must be stored")
             state.recorder.rename(response_id)
         wire, parse, translator = plan_create(self.provider, state.body)
-        return self._plan(wire, options, finaliser, parse, translator, state.recorder)
+        return replace(self._plan(wire, options, finaliser, parse, translator, state.recorder), tools=tools)
 
     def _plan(
         self,
@@ -205,12 +214,15 @@ class _Base:
             plan.parse,
             plan.translator,
             plan.recorder,
+            plan.tools,
         )
 
     def _response(self, reply: bytes, plan: _Plan) -> Response:
         """The reply as a ``Response`` by the plan's dialect; its errors never show the key."""
         with secrets_scrubbed(self._target.secret):
             response = plan.parse(reply)
+        if plan.tools is not None:
+            plan.tools.restore_response(response)
         if plan.recorder is not None:
             plan.recorder.patch_response(response)
         return response
@@ -434,8 +446,11 @@ class Client(_Base):
         transport: Transport | None = None,
         dialect: Dialect | None = None,
         store: StoreSetting = None,
+        hosted_tools: HostedTools = "refuse",
     ) -> None:
-        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store)
+        super().__init__(
+            provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store, hosted_tools
+        )
         self._http = SyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = Responses(self)
         self.conversations = Conversations(self)
@@ -670,8 +685,11 @@ class AsyncClient(_Base):
         transport: AsyncTransport | None = None,
         dialect: Dialect | None = None,
         store: StoreSetting = None,
+        hosted_tools: HostedTools = "refuse",
     ) -> None:
-        super().__init__(provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store)
+        super().__init__(
+            provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store, hosted_tools
+        )
         self._http = AsyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = AsyncResponses(self)
         self.conversations = AsyncConversations(self)

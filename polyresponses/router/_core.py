@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from polyresponses.router._capabilities import check_request
 from polyresponses.router._errors import InvalidRequestError, MissingAPIKeyError
 from polyresponses.router._providers import PROVIDERS, Provider
+from polyresponses.router._tool_policy import HostedTools, ToolPolicy, apply_tool_policy
 from polyresponses.router._wire import to_wire, validate_request
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 from polyresponses.router.dialects import anthropic_messages as anthropic_dialect
@@ -129,13 +130,16 @@ def build_body(
     response_format: Any = None,
     extra_body: Mapping[str, Any] | None = None,
     local_state: bool = False,
-) -> dict[str, Any]:
+    hosted_tools: HostedTools = "refuse",
+) -> tuple[dict[str, Any], ToolPolicy | None]:
     """The checked wire body for ``POST /responses``.
 
     Steps: drop ``None`` fields; tools from callables; ``response_format`` into ``text.format``;
     foreign pydantic models (e.g. openai-python's) dumped; validate as ``CreateResponse`` (a bad
     value names its field path); dump with the one serialisation helper; refuse what the provider
-    cannot express (``local_state``: the client's response store stands in for server-side state).
+    cannot express (``local_state``: the client's response store stands in for server-side state),
+    after namespaces are flattened and, with ``hosted_tools="drop"``, offered hosted tools it cannot
+    run are left out (:mod:`polyresponses.router._tool_policy`; the policy maps the reply back).
     """
     if not isinstance(model, str) or not model:
         raise InvalidRequestError(provider.name, "model", "must be a non-empty string")
@@ -162,10 +166,11 @@ def build_body(
     if extra_body:
         body.update({k: _jsonable(v) for k, v in extra_body.items()})
     wire = to_wire(validate_request(body, provider.name), given_only=True)
+    policy = apply_tool_policy(provider, wire, hosted_tools)
     check_request(provider, wire, local_state=local_state)
     if provider.mirror_format_as_response_format:
         _mirror_format(wire)
-    return wire
+    return wire, policy
 
 
 def _mirror_format(wire: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 
 if TYPE_CHECKING:
     from polyresponses.router._state import Recorder
+    from polyresponses.router._tool_policy import ToolPolicy
     from polyresponses.types import Response, ResponseStreamEvent
 
 __all__ = ["AsyncStream", "Stream"]
@@ -43,6 +44,8 @@ class _Call:
     translator: Callable[[], StreamTranslatorLike]
     recorder: Recorder | None = None
     """Says on the lifecycle events' responses what was emulated, and records the final one."""
+    tools: ToolPolicy | None = None
+    """Maps flattened namespace calls back on each event (see ``_tool_policy``)."""
 
 
 _LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
@@ -50,14 +53,18 @@ _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.fa
 _STATEFUL = _LIFECYCLE | _TERMINAL
 
 
-def _check(translator: StreamTranslatorLike, recorder: Recorder | None, event: ResponseStreamEvent) -> Response | None:
+def _check(translator: StreamTranslatorLike, call: _Call, event: ResponseStreamEvent) -> Response | None:
     """What both shells do with each event before yielding it.
 
-    Raise its error; on a lifecycle event, say on its response what was emulated; return the
-    terminal response when it is to be recorded (before the event is handed out).
+    Raise its error; map flattened namespace calls back; on a lifecycle event, say on its response
+    what was emulated; return the terminal response when it is to be recorded (before the event is
+    handed out).
     """
     if (error := translator.error_for(event)) is not None:
         raise error
+    if call.tools is not None:
+        call.tools.restore_event(event)
+    recorder = call.recorder
     if recorder is None or event.type not in _STATEFUL:
         return None
     response: Response = event.response  # type: ignore[union-attr]  # every _STATEFUL event carries one
@@ -65,9 +72,9 @@ def _check(translator: StreamTranslatorLike, recorder: Recorder | None, event: R
     return response if event.type in _TERMINAL else None
 
 
-def _admit(translator: StreamTranslatorLike, recorder: Recorder | None, event: ResponseStreamEvent) -> None:
+def _admit(translator: StreamTranslatorLike, call: _Call, event: ResponseStreamEvent) -> None:
     """:func:`_check`, then the sync shell's recording (the async shell awaits ``Recorder.arecord`` instead)."""
-    if (final := _check(translator, recorder, event)) is not None and recorder is not None:
+    if (final := _check(translator, call, event)) is not None and (recorder := call.recorder) is not None:
         recorder.record(final)
 
 
@@ -143,21 +150,21 @@ class Stream(Generic[R]):
     def _iterate(self) -> Iterator[ResponseStreamEvent]:
         try:
             self.open()
-            response, translator, recorder = self._response, self._translator, self._call.recorder
+            response, translator = self._response, self._translator
             if response is None:
                 return
             if _is_json(response):
                 content = b"".join(self._http.iter_bytes(self._call.target, response))
                 for event in _whole_reply_events(translator, content):
-                    _admit(translator, recorder, event)
+                    _admit(translator, self._call, event)
                     yield event
                 return
             for chunk in self._http.iter_bytes(self._call.target, response):
                 for event in translator.feed(chunk):
-                    _admit(translator, recorder, event)
+                    _admit(translator, self._call, event)
                     yield event
             for event in translator.finish():
-                _admit(translator, recorder, event)
+                _admit(translator, self._call, event)
                 yield event
             if not translator.done:
                 raise _incomplete(translator)
@@ -246,17 +253,17 @@ class AsyncStream(Generic[R]):
             if _is_json(response):
                 content = b"".join([chunk async for chunk in self._http.aiter_bytes(self._call.target, response)])
                 for event in _whole_reply_events(translator, content):
-                    if (final := _check(translator, recorder, event)) is not None and recorder is not None:
+                    if (final := _check(translator, self._call, event)) is not None and recorder is not None:
                         await recorder.arecord(final)  # no coroutine per event: only the terminal one awaits
                     yield event
                 return
             async for chunk in self._http.aiter_bytes(self._call.target, response):
                 for event in translator.feed(chunk):
-                    if (final := _check(translator, recorder, event)) is not None and recorder is not None:
+                    if (final := _check(translator, self._call, event)) is not None and recorder is not None:
                         await recorder.arecord(final)  # no coroutine per event: only the terminal one awaits
                     yield event
             for event in translator.finish():
-                if (final := _check(translator, recorder, event)) is not None and recorder is not None:
+                if (final := _check(translator, self._call, event)) is not None and recorder is not None:
                     await recorder.arecord(final)  # no coroutine per event: only the terminal one awaits
                 yield event
             if not translator.done:

@@ -48,5 +48,6 @@ def serve(
         log_level=log_level,
         ws_max_size=config.max_ws_frame_bytes,
         timeout_graceful_shutdown=5,
+        access_log=False,  # the gateway's metrics count requests; a line per request costs ~10% throughput
         **uvicorn_options,
     )

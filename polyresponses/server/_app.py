@@ -27,7 +27,7 @@ from polyresponses.router._errors import PolyresponsesError
 from polyresponses.router._wire import to_reply
 from polyresponses.server._config import GatewayConfig
 from polyresponses.server._errors import GatewayError, as_gateway_error
-from polyresponses.server._gateway import Gateway, Principal
+from polyresponses.server._gateway import Created, Gateway, Principal, api_shape
 
 __all__ = ["create_app"]
 
@@ -162,8 +162,14 @@ async def create_response(request: Request, gateway: Gateway, principal: Princip
         return JSONResponse(queued, headers={"openai-poll-after-ms": str(_poll_after())})
     if created.stream:
         stream = await gateway.open_stream(created)
-        return _stream_response(gateway, gateway.events(created, stream))
-    return JSONResponse(await gateway.respond(created))
+        return _stream_response(gateway, gateway.events(created, stream), _notices(created))
+    body = await gateway.respond(created)
+    return JSONResponse(body, headers=_notices(created))
+
+
+def _notices(created: Created) -> dict[str, str]:
+    """``x-polyresponses-dropped-tools``: the hosted tools left out of this request (comma separated)."""
+    return {"x-polyresponses-dropped-tools": ",".join(created.dropped_tools)} if created.dropped_tools else {}
 
 
 def _poll_after() -> int:
@@ -189,7 +195,7 @@ async def retrieve_response(request: Request, gateway: Gateway, principal: Princ
         return JSONResponse(job.response, headers=headers)
     include = request.query_params.getlist("include") or request.query_params.getlist("include[]") or None
     response = await gateway.client(provider).responses.retrieve(ident, include=include)
-    return JSONResponse(to_reply(response))
+    return JSONResponse(api_shape(to_reply(response)))
 
 
 async def delete_response(request: Request, gateway: Gateway, principal: Principal) -> Response:

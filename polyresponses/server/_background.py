@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyresponses.router._wire import to_reply
 from polyresponses.server._errors import GatewayError, as_gateway_error
-from polyresponses.server._gateway import failed_events
+from polyresponses.server._gateway import api_shape, failed_events
 
 if TYPE_CHECKING:
     from polyresponses.server._gateway import Created, Gateway, Principal
@@ -279,4 +279,4 @@ def to_wire_response(response: dict[str, Any]) -> dict[str, Any]:
     """``response`` validated as the generated ``Response`` and dumped by the one helper."""
     from polyresponses.types import Response
 
-    return to_reply(Response.model_validate(response))
+    return api_shape(to_reply(Response.model_validate(response)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import os
 import time
 import uuid
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from polyresponses.types import Response
 
 __all__ = ["Created", "Gateway", "Principal"]
+
+log = logging.getLogger("polyresponses.server")
 
 ANONYMOUS = "-"
 """The owner of everything made when no gateway keys are configured (the server then binds loopback only)."""
@@ -84,6 +87,17 @@ class Created:
     stream: bool = False
     background: bool = False
     started: float = field(default_factory=time.perf_counter)
+    dropped_tools: list[str] = field(default_factory=list)
+    """Hosted tools left out because the provider cannot run them (``drop_unsupported_hosted_tools``)."""
+
+    def _planned(self, plan: Any) -> Any:
+        """Note what the plan left out (the reply says so in a header; the log warns)."""
+        if plan.tools is not None and plan.tools.dropped:
+            self.dropped_tools = list(plan.tools.dropped)
+            log.warning(
+                "left out hosted tool(s) %s: provider %r cannot run them", ", ".join(self.dropped_tools), self.provider
+            )
+        return plan
 
 
 class _RateLimiter:
@@ -203,6 +217,7 @@ class Gateway:
             api_base=base,
             dialect=dialect,  # type: ignore[arg-type]  # checked by the config loader
             store=self.store,
+            hosted_tools="drop" if self.config.drop_unsupported_hosted_tools else "refuse",
             max_retries=self.config.upstream_max_retries,
             timeout=self.config.upstream_timeout_seconds,
         )
@@ -316,7 +331,9 @@ class Gateway:
         """A whole response (``stream`` false), owned by the caller before it is handed out."""
         client = created.client
         try:
-            plan = client._plan_create(created.model, created.params, stream=False, response_id=self._own_id(created))
+            plan = created._planned(
+                client._plan_create(created.model, created.params, stream=False, response_id=self._own_id(created))
+            )
             response = await client._create(plan)
         except BaseException as error:
             self._failed(created, error)
@@ -324,14 +341,16 @@ class Gateway:
         if created.params.get("store") is not False:
             await self.own_response(created, response.id)
         self._done(created, response, 200)
-        return to_reply(response)
+        return api_shape(to_reply(response))
 
     async def open_stream(self, created: Created, response_id: str | None = None) -> AsyncStream[Response]:
         """Send a streamed create: status errors raise here, before anything is sent to the client."""
         client = created.client
         try:
             response_id = response_id or self._own_id(created)
-            plan = client._plan_create(created.model, created.params, stream=True, response_id=response_id)
+            plan = created._planned(
+                client._plan_create(created.model, created.params, stream=True, response_id=response_id)
+            )
             return await client._stream(plan).open()
         except BaseException as error:
             self._failed(created, error)
@@ -356,7 +375,7 @@ class Gateway:
                 sequence = data.get("sequence_number", sequence + 1)
                 response = getattr(event, "response", None)
                 if response is not None:
-                    last = data["response"]
+                    last = api_shape(data["response"])
                     if not owned:
                         await self.own_response(created, response.id)
                         owned = True
@@ -411,6 +430,18 @@ class Gateway:
         return LocalEndpoints(self.store, GATEWAY_ROW)
 
 
+def api_shape(response: dict[str, Any]) -> dict[str, Any]:
+    """A response as OpenAI's API writes it: integer timestamps (typed ``number`` in the spec, so parsed
+    as floats; clients in typed languages decode them as integers) and no ``output_text`` (an SDK
+    convenience the router fills, not part of the API's reply)."""
+    response.pop("output_text", None)
+    for key in ("created_at", "completed_at"):
+        value = response.get(key)
+        if isinstance(value, float) and value.is_integer():
+            response[key] = int(value)
+    return response
+
+
 def failed_events(
     failure: GatewayError, sequence: int, last: dict[str, Any] | None, stream: AsyncStream[Any] | None
 ) -> list[dict[str, Any]]:
@@ -448,4 +479,4 @@ def _open(path: str) -> ResponseStore:
     return store
 
 
-__all__ += ["ANONYMOUS", "GATEWAY_ROW", "failed_events", "ledger_path", "is_loopback"]
+__all__ += ["ANONYMOUS", "GATEWAY_ROW", "api_shape", "failed_events", "ledger_path", "is_loopback"]

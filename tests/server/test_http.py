@@ -363,3 +363,44 @@ def test_scripted_upstream_sees_the_provider_key_only_there(alice: openai.OpenAI
 
 def test_scripted_chat_is_deterministic() -> None:
     assert ScriptedChat()._text({"content": "a"}) == "echo: a"
+
+
+def test_hosted_tools_refused_or_left_out_with_notice(
+    upstream: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.server.conftest import gateway_config
+
+    body = {"model": "mistral:m", "input": "x", "tools": [{"type": "web_search"}, WEATHER_TOOL]}
+    headers = {"Authorization": f"Bearer {ALICE}"}
+    with RunningGateway(gateway_config(upstream.url), {"MISTRAL_API_KEY": "k"}) as gateway:
+        refused = httpx.post(f"{gateway.url}/responses", json=body, headers=headers)
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "unsupported_feature"
+        assert "web_search" in refused.json()["error"]["message"]
+    config = gateway_config(upstream.url, drop_unsupported_hosted_tools=True)
+    with RunningGateway(config, {"MISTRAL_API_KEY": "k"}) as gateway:
+        for stream in (False, True):
+            kept = httpx.post(f"{gateway.url}/responses", json={**body, "stream": stream}, headers=headers)
+            assert kept.status_code == 200 and kept.headers["x-polyresponses-dropped-tools"] == "web_search"
+            assert [tool["function"]["name"] for tool in upstream.requests[-1].json()["tools"]] == ["get_weather"]
+        preview = {"type": "web_search_preview"}
+        forced = httpx.post(
+            f"{gateway.url}/responses", json={**body, "tools": [preview], "tool_choice": preview}, headers=headers
+        )
+        assert forced.status_code == 400 and "web_search_preview" in forced.json()["error"]["message"]
+    assert "left out hosted tool(s) web_search: provider 'mistral' cannot run them" in caplog.text
+
+
+def test_namespace_tools_through_the_gateway(alice: openai.OpenAI, upstream: LoopbackServer) -> None:
+    namespace = {"type": "namespace", "name": "crm", "description": "Customer records.", "tools": [WEATHER_TOOL]}
+    called = alice.responses.create(model="mistral:m", input="x", tools=[namespace])  # type: ignore[list-item]
+    assert upstream.requests[-1].json()["tools"][0]["function"]["name"] == "crm__get_weather"
+    call = called.output[0].model_dump()
+    assert (call["type"], call["namespace"], call["name"]) == ("function_call", "crm", "get_weather")
+    answered = alice.responses.create(
+        model="mistral:m",
+        previous_response_id=called.id,
+        input=[{"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}],
+        tools=[namespace],  # type: ignore[list-item]
+    )
+    assert answered.output_text == "echo: sunny"
+    assert upstream.requests[-1].json()["messages"][1]["tool_calls"][0]["function"]["name"] == "crm__get_weather"
