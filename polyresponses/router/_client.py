@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, assert_never, cast, overload
 
 from polyresponses.router._capabilities import check_endpoint
 from polyresponses.router._core import build_body, get_provider, plan_create, resolve_target_parts, split_options
@@ -402,6 +402,30 @@ class _Base:
             self._parser(ConversationResource),
         )
 
+    def _input_tokens(self, body: Mapping[str, Any]) -> _Routed[TokenCountsResource]:
+        """``POST /responses/input_tokens``, or the provider's own counting route in its dialect."""
+        from polyresponses.router.dialects import token_counts
+        from polyresponses.types import TokenCountsResource
+
+        name = self.provider.name
+        checked = _validated_body("TokenCountsBody", body, name)
+        match self.provider.dialect:
+            case "anthropic_messages":
+                wire, field = token_counts.build_anthropic_count(checked, provider=name), "input_tokens"
+            case "gemini":
+                wire, field = token_counts.build_gemini_count(checked, provider=name), "totalTokens"
+            case "openai_responses" | "chat_completions":
+                self._endpoint("input_tokens")
+                return _Routed(None, dialect.build_input_tokens(checked), self._parser(TokenCountsResource))
+            case _:
+                assert_never(self.provider.dialect)
+        parse = token_counts.parse_count(field)
+        return _Routed(None, wire, lambda reply: self._scrubbed(parse, reply))
+
+    def _scrubbed(self, parse: Callable[[bytes, str], R], reply: bytes) -> R:
+        with secrets_scrubbed(self._target.secret):
+            return parse(reply, self.provider.name)
+
     def _conversation_item(self, reply: bytes) -> ConversationItem:
         with secrets_scrubbed(self._target.secret):
             return dialect.parse_conversation_item(reply, provider=self.provider.name)
@@ -593,13 +617,9 @@ class InputTokens:
         self._client = client
 
     def count(self, **body: Any) -> TokenCountsResource:
-        """``POST /responses/input_tokens``; ``body`` is ``TokenCountsBody``."""
-        from polyresponses.types import TokenCountsResource
-
-        client = self._client
-        client._endpoint("input_tokens")
-        wire = dialect.build_input_tokens(_validated_body("TokenCountsBody", body, client.provider.name))
-        return client._model(TokenCountsResource, client._send(client._plan(wire, {})))
+        """``POST /responses/input_tokens`` (Anthropic's and Gemini's own counting routes for those); ``body``
+        is ``TokenCountsBody``."""
+        return self._client._run(self._client._input_tokens(body))
 
 
 class Conversations:
@@ -840,14 +860,8 @@ class AsyncInputTokens:
         self._client = client
 
     async def count(self, **body: Any) -> TokenCountsResource:
-        """``POST /responses/input_tokens``; ``body`` is ``TokenCountsBody``."""
-        from polyresponses.types import TokenCountsResource
-
-        client = self._client
-        client._endpoint("input_tokens")
-        wire = dialect.build_input_tokens(_validated_body("TokenCountsBody", body, client.provider.name))
-        reply = await client._send(client._plan(wire, {}))
-        return client._model(TokenCountsResource, reply)
+        """``POST /responses/input_tokens`` (Anthropic's and Gemini's own counting routes for those)."""
+        return await self._client._run(partial(self._client._input_tokens, body))
 
 
 class AsyncConversations:

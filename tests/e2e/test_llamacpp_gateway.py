@@ -137,3 +137,11 @@ def test_compaction_by_summary_is_sealed_and_opened(client: openai.OpenAI) -> No
     given = client.responses.input_items.list(follow.id, order="asc").data
     first = given[0].model_dump()
     assert first["role"] == "user" and first["content"][0]["text"].startswith("[Summary of the earlier conversation]\n")
+
+
+def test_input_tokens_from_llama_servers_own_counter(client: openai.OpenAI) -> None:
+    short = client.responses.input_tokens.count(model="llamacpp:smollm2", input="Hi")
+    longer = client.responses.input_tokens.count(
+        model="llamacpp:smollm2", input="Hi, tell me about the sea and the sky."
+    )
+    assert short.object == "response.input_tokens" and 0 < short.input_tokens < longer.input_tokens

@@ -1,0 +1,70 @@
+"""``POST /responses/input_tokens`` for providers whose own counting route speaks another dialect. Pure.
+
+The request is built exactly as the create request would be (same messages, system, tools), then
+sent to the provider's counting route, so the count is of what ``create`` would send:
+
+- Anthropic Messages: ``POST /messages/count_tokens`` with ``model``, ``messages``, ``system``,
+  ``tools``, ``tool_choice`` and ``thinking`` (Anthropic API reference, "Count Message tokens");
+  the reply is ``{"input_tokens": N}``.
+- Gemini: ``POST /models/{model}:countTokens`` with the whole ``generateContentRequest`` (Gemini
+  API reference, "models.countTokens"), so system instruction and tools are counted too; the reply
+  is ``{"totalTokens": N}``.
+
+Both become the Responses API's ``{"object": "response.input_tokens", "input_tokens": N}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from polyresponses.router._errors import APIResponseValidationError
+from polyresponses.router.dialects._wire_request import WireRequest
+
+if TYPE_CHECKING:
+    from polyresponses.types import TokenCountsResource
+
+__all__ = ["build_anthropic_count", "build_gemini_count", "parse_count"]
+
+_ANTHROPIC_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
+def build_anthropic_count(body: Mapping[str, Any], *, provider: str) -> WireRequest:
+    from polyresponses.router.dialects.anthropic_messages import build_create
+
+    create = build_create(body, provider=provider)
+    assert create.body is not None  # a create request always has a body
+    counted = {key: create.body[key] for key in _ANTHROPIC_FIELDS if key in create.body}
+    return WireRequest("POST", "/messages/count_tokens", counted)
+
+
+def build_gemini_count(body: Mapping[str, Any], *, provider: str) -> WireRequest:
+    from polyresponses.router.dialects.gemini import build_create
+
+    create = build_create({**body, "stream": False}, provider=provider)
+    model = str(body["model"]).removeprefix("models/")
+    assert create.body is not None
+    return WireRequest(
+        "POST", f"/models/{model}:countTokens", {"generateContentRequest": {"model": f"models/{model}", **create.body}}
+    )
+
+
+def parse_count(field: str) -> Callable[[bytes, str], TokenCountsResource]:
+    """A parser of a counting reply whose count is in ``field``."""
+
+    def parse(content: bytes, provider: str) -> TokenCountsResource:
+        from polyresponses.types import TokenCountsResource
+
+        try:
+            count = json.loads(content)[field]
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise TypeError(field)
+        except (ValueError, KeyError, TypeError):
+            snippet = content[:200].decode("utf-8", "replace")
+            raise APIResponseValidationError(
+                f"the token count reply has no integer {field!r}: {snippet}", provider=provider, body=snippet
+            ) from None
+        return TokenCountsResource(object="response.input_tokens", input_tokens=count)
+
+    return parse
