@@ -8,7 +8,6 @@ from ``openai.OpenAI(base_url=...)`` is one import. The shells only plan (pure `
 from __future__ import annotations
 
 import asyncio
-import builtins
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, assert_never, cast, overload
 
 from polyresponses.router._capabilities import check_endpoint
+from polyresponses.router._conversations import AsyncConversations, Conversations
 from polyresponses.router._core import build_body, get_provider, plan_create, resolve_target_parts, split_options
 from polyresponses.router._emulated import LocalEndpoints
 from polyresponses.router._errors import APIResponseValidationError, InvalidRequestError, secrets_scrubbed
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
         TokenCountsResource,
     )
 
-__all__ = ["AsyncClient", "AsyncConversations", "Client", "Conversations"]
+__all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -478,6 +478,7 @@ class Client(_Base):
         self._http = SyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = Responses(self)
         self.conversations = Conversations(self)
+        """``client.conversations``: the Conversations API (:mod:`polyresponses.router._conversations`)."""
 
     def close(self) -> None:
         self._http.close()
@@ -622,70 +623,6 @@ class InputTokens:
         return self._client._run(self._client._input_tokens(body))
 
 
-class Conversations:
-    """``client.conversations``: the Conversations API, at the provider or emulated over the response store.
-
-    A provider with the routes (OpenAI) keeps its conversations; for any other, conversations live in
-    the client's response store and ``conversation=`` on ``responses.create`` reads and extends them.
-    A conversation the store holds is always answered from the store, whichever client asks.
-    """
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-        self.items = ConversationItems(client)
-
-    def create(
-        self, *, items: Sequence[Mapping[str, Any]] | None = None, metadata: Mapping[str, str] | None = None
-    ) -> ConversationResource:
-        """``POST /conversations`` (up to 20 initial items)."""
-        return self._client._run(self._client._create_conversation(items, metadata))
-
-    def retrieve(self, conversation_id: str) -> ConversationResource:
-        """``GET /conversations/{id}``."""
-        return self._client._run(self._client._retrieve_conversation(conversation_id))
-
-    def update(self, conversation_id: str, *, metadata: Mapping[str, str]) -> ConversationResource:
-        """``POST /conversations/{id}``: replace the metadata."""
-        return self._client._run(self._client._update_conversation(conversation_id, metadata))
-
-    def delete(self, conversation_id: str) -> DeletedConversationResource:
-        """``DELETE /conversations/{id}`` (its items go with it; responses made in it stay)."""
-        return self._client._run(self._client._delete_conversation(conversation_id))
-
-
-class ConversationItems:
-    """``client.conversations.items``."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def list(
-        self,
-        conversation_id: str,
-        *,
-        after: str | None = None,
-        limit: int | None = None,
-        order: Literal["asc", "desc"] | None = None,
-        include: list[str] | None = None,
-    ) -> ConversationItemList:
-        """``GET /conversations/{id}/items``: one page (``order`` defaults to ``desc``, ``limit`` to 20)."""
-        return self._client._run(self._client._list_items(conversation_id, after, limit, order, include))
-
-    def create(
-        self, conversation_id: str, *, items: Sequence[Mapping[str, Any]], include: builtins.list[str] | None = None
-    ) -> ConversationItemList:
-        """``POST /conversations/{id}/items`` (up to 20 items)."""
-        return self._client._run(self._client._add_items(conversation_id, items, include))
-
-    def retrieve(self, conversation_id: str, item_id: str) -> ConversationItem:
-        """``GET /conversations/{id}/items/{item_id}``."""
-        return self._client._run(self._client._retrieve_item(conversation_id, item_id))
-
-    def delete(self, conversation_id: str, item_id: str) -> ConversationResource:
-        """``DELETE /conversations/{id}/items/{item_id}``; returns the conversation."""
-        return self._client._run(self._client._delete_item(conversation_id, item_id))
-
-
 # --------------------------------------------------------------------------------------------- async
 
 
@@ -713,6 +650,7 @@ class AsyncClient(_Base):
         self._http = AsyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = AsyncResponses(self)
         self.conversations = AsyncConversations(self)
+        """``client.conversations``: the Conversations API (:mod:`polyresponses.router._conversations`)."""
 
     async def close(self) -> None:
         await self._http.close()
@@ -862,62 +800,3 @@ class AsyncInputTokens:
     async def count(self, **body: Any) -> TokenCountsResource:
         """``POST /responses/input_tokens`` (Anthropic's and Gemini's own counting routes for those)."""
         return await self._client._run(partial(self._client._input_tokens, body))
-
-
-class AsyncConversations:
-    """``async_client.conversations``: the async twin of :class:`Conversations` (store calls in a thread)."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-        self.items = AsyncConversationItems(client)
-
-    async def create(
-        self, *, items: Sequence[Mapping[str, Any]] | None = None, metadata: Mapping[str, str] | None = None
-    ) -> ConversationResource:
-        """``POST /conversations`` (up to 20 initial items)."""
-        return await self._client._run(partial(self._client._create_conversation, items, metadata))
-
-    async def retrieve(self, conversation_id: str) -> ConversationResource:
-        """``GET /conversations/{id}``."""
-        return await self._client._run(partial(self._client._retrieve_conversation, conversation_id))
-
-    async def update(self, conversation_id: str, *, metadata: Mapping[str, str]) -> ConversationResource:
-        """``POST /conversations/{id}``: replace the metadata."""
-        return await self._client._run(partial(self._client._update_conversation, conversation_id, metadata))
-
-    async def delete(self, conversation_id: str) -> DeletedConversationResource:
-        """``DELETE /conversations/{id}``."""
-        return await self._client._run(partial(self._client._delete_conversation, conversation_id))
-
-
-class AsyncConversationItems:
-    """``async_client.conversations.items``."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-    async def list(
-        self,
-        conversation_id: str,
-        *,
-        after: str | None = None,
-        limit: int | None = None,
-        order: Literal["asc", "desc"] | None = None,
-        include: list[str] | None = None,
-    ) -> ConversationItemList:
-        """``GET /conversations/{id}/items``: one page."""
-        return await self._client._run(partial(self._client._list_items, conversation_id, after, limit, order, include))
-
-    async def create(
-        self, conversation_id: str, *, items: Sequence[Mapping[str, Any]], include: builtins.list[str] | None = None
-    ) -> ConversationItemList:
-        """``POST /conversations/{id}/items``."""
-        return await self._client._run(partial(self._client._add_items, conversation_id, items, include))
-
-    async def retrieve(self, conversation_id: str, item_id: str) -> ConversationItem:
-        """``GET /conversations/{id}/items/{item_id}``."""
-        return await self._client._run(partial(self._client._retrieve_item, conversation_id, item_id))
-
-    async def delete(self, conversation_id: str, item_id: str) -> ConversationResource:
-        """``DELETE /conversations/{id}/items/{item_id}``; returns the conversation."""
-        return await self._client._run(partial(self._client._delete_item, conversation_id, item_id))
