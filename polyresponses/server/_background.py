@@ -109,7 +109,7 @@ class Jobs:
     async def submit(self, created: Created) -> dict[str, Any]:
         """Queue ``created`` and start it; the ``queued`` response, owned by the caller."""
         ident = f"resp_{uuid.uuid4().hex}"
-        queued = _snapshot(ident, created, "queued")
+        queued = empty_response(ident, created, "queued")
         await asyncio.to_thread(
             self.gateway.ledger.create_job,
             ident,
@@ -250,33 +250,24 @@ class Jobs:
         return current.response if current is not None else job.response
 
 
-def _snapshot(ident: str, created: Created, status: str) -> dict[str, Any]:
-    """The response as OpenAI shows a queued background response: the request's settings, no output yet."""
+def empty_response(ident: str, created: Created, status: str, *, background: bool = True) -> dict[str, Any]:
+    """A response with the request's settings and no output (every field the specs require, as the router
+    synthesizes them): a queued background response, or the answer to a WebSocket ``generate: false``."""
+    from polyresponses.router.dialects._synth import synthesized_response
+
     params = created.params
-    response: dict[str, Any] = {
-        "id": ident,
-        "object": "response",
-        "created_at": int(time.time()),
-        "status": status,
-        "background": True,
-        "model": created.model,
-        "output": [],
-        "error": None,
-        "incomplete_details": None,
-        "instructions": params.get("instructions"),
-        "metadata": params.get("metadata") or {},
-        "parallel_tool_calls": params.get("parallel_tool_calls", True),
-        "temperature": params.get("temperature"),
-        "top_p": params.get("top_p"),
-        "tool_choice": params.get("tool_choice", "auto"),
-        "tools": [],
-        "previous_response_id": params.get("previous_response_id"),
-    }
-    return to_wire_response(response)
-
-
-def to_wire_response(response: dict[str, Any]) -> dict[str, Any]:
-    """``response`` validated as the generated ``Response`` and dumped by the one helper."""
-    from polyresponses.types import Response
-
-    return api_shape(to_reply(Response.model_validate(response)))
+    response = synthesized_response(
+        created.provider,
+        {**params, "model": created.model},
+        response_id=ident,
+        created_at=int(time.time()),
+        model=created.model,
+        status=status,
+        output=[],
+        usage=None,
+    )
+    response.background = background
+    response.previous_response_id = params.get("previous_response_id")
+    data = api_shape(to_reply(response))
+    data["store"] = params.get("store") is not False  # an extra of the spec's Response, set by OpenAI too
+    return data

@@ -25,6 +25,7 @@ class Metrics:
         self.latency: dict[Labels, list[float]] = {}
         """Per label set: one count per bucket, then the sum, then the total count."""
         self.in_flight_streams = 0
+        self.websocket_connections = 0
 
     def request(self, route: str, provider: str, model: str, status: int, seconds: float) -> None:
         labels = (("route", route), ("provider", provider), ("model", model))
@@ -70,6 +71,9 @@ class Metrics:
         lines.append("# HELP polyresponses_in_flight_streams Streams being sent now.")
         lines.append("# TYPE polyresponses_in_flight_streams gauge")
         lines.append(f"polyresponses_in_flight_streams {self.in_flight_streams}")
+        lines.append("# HELP polyresponses_websocket_connections_total WebSocket mode connections accepted.")
+        lines.append("# TYPE polyresponses_websocket_connections_total counter")
+        lines.append(f"polyresponses_websocket_connections_total {self.websocket_connections}")
         return "\n".join(lines) + "\n"
 
 

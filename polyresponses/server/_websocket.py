@@ -9,6 +9,8 @@ works with ``store: false``; an older id is hydrated from the store when the cal
 anything else is ``previous_response_not_found``. A continuation that fails evicts the id it
 referenced. The connection is closed after ``ws_max_seconds`` with
 ``websocket_connection_limit_reached``. Errors are ``{"type": "error", "status", "error": {...}}``.
+``generate: false`` (OpenAI's warm-up, which Codex sends first) answers an empty completed response
+without asking the provider, and keeps its input in connection memory for the next turn.
 
 For a provider that keeps no state the gateway itself checks, before sending, that every
 ``function_call_output`` answers a ``call_id`` in the history (the check OpenAI makes), so a
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +31,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from polyresponses.router._state import as_items, chain_items
 from polyresponses.server._errors import GatewayError, as_gateway_error
-from polyresponses.server._gateway import Gateway, Principal
+from polyresponses.server._gateway import Created, Gateway, Principal
 
 __all__ = ["responses_websocket"]
 
@@ -58,6 +61,7 @@ async def responses_websocket(websocket: WebSocket) -> None:
         await websocket.close(code=1008)  # refused before the handshake completes: the client sees 403
         return
     await websocket.accept()
+    gateway.metrics.websocket_connections += 1
     connection = _Connection(principal)
     limit = gateway.config.ws_max_seconds
     try:
@@ -110,10 +114,14 @@ async def _handle(gateway: Gateway, websocket: WebSocket, connection: _Connectio
                 400, "background is not available in WebSocket mode", param="background", code="invalid_value"
             )
         body.pop("background", None)
+        generate = body.pop("generate", True)
         previous = body.get("previous_response_id")
         context = await _context(gateway, connection, body, previous)
         body["stream"] = True
         created = await gateway.prepare_create(connection.principal, body)
+        if generate is False:
+            await _warm_up(websocket, connection, created, context)
+            return
         _check_call_outputs(
             context + as_items(created.params.get("input")), created.client.provider.capabilities.stored_state
         )
@@ -137,6 +145,24 @@ async def _handle(gateway: Gateway, websocket: WebSocket, connection: _Connectio
     inputs = context + as_items(created.params.get("input"))
     connection.last_id = str(final["id"])
     connection.last_context = [*inputs, *final.get("output", [])]
+
+
+async def _warm_up(
+    websocket: WebSocket, connection: _Connection, created: Created, context: list[dict[str, Any]]
+) -> None:
+    """``generate: false`` (Codex's prewarm): a response with no output, kept in connection memory so the
+    next turn can continue from it; the provider is not asked (there is nothing to generate)."""
+    from polyresponses.server._background import empty_response
+
+    ident = f"resp_{uuid.uuid4().hex}"
+    running = empty_response(ident, created, "in_progress", background=False)
+    done = empty_response(ident, created, "completed", background=False)
+    for sequence, (kind, response) in enumerate(
+        (("response.created", running), ("response.in_progress", running), ("response.completed", done))
+    ):
+        await _send(websocket, {"type": kind, "response": response, "sequence_number": sequence})
+    connection.last_id = ident
+    connection.last_context = context + as_items(created.params.get("input"))
 
 
 async def _context(

@@ -2,7 +2,7 @@
 
 It answers ``POST /v1/chat/completions`` as Mistral, Groq or a local server would (OpenAI's Chat
 Completions reference): when the request offers tools and its last message is not a tool result,
-it calls the first tool (arguments ``{"city": "Paris"}``); otherwise it answers
+it calls the first tool, or the one named ``tool`` (arguments ``{"city": "Paris"}`` unless given); otherwise it answers
 ``"echo: <last user text>"``. ``stream: true`` gets the chunked SSE form, one delta per word, usage
 in the last chunk. ``delay`` seconds pass between chunks, so a test can cancel or disconnect mid-stream.
 """
@@ -20,10 +20,20 @@ __all__ = ["ScriptedChat"]
 class ScriptedChat:
     """A :data:`~tests._loopback.Behaviour` (use it as ``LoopbackServer(default=ScriptedChat())``)."""
 
-    def __init__(self, *, delay: float = 0.0, words: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        delay: float = 0.0,
+        words: int | None = None,
+        tool: str | None = None,
+        arguments: str = '{"city": "Paris"}',
+    ) -> None:
         self.delay = delay
         self.words = words
         """Answer with this many words (``w1 w2 ...``) instead of the echo; for long streams."""
+        self.tool = tool
+        """Call the offered tool of this name (``None``: the first tool offered)."""
+        self.arguments = arguments
         self.calls = 0
 
     def __call__(self, exchange: Exchange) -> None:
@@ -33,8 +43,10 @@ class ScriptedChat:
         last = messages[-1] if messages else {}
         call_id = f"call_{self.calls}"
         tool_call = None
-        if body.get("tools") and last.get("role") != "tool":
-            tool_call = {"id": call_id, "name": body["tools"][0]["function"]["name"], "arguments": '{"city": "Paris"}'}
+        names = [tool["function"]["name"] for tool in body.get("tools") or [] if tool.get("type") == "function"]
+        wanted = names[0] if names and self.tool is None else self.tool
+        if wanted in names and last.get("role") != "tool":
+            tool_call = {"id": call_id, "name": wanted, "arguments": self.arguments}
         text = "" if tool_call else self._text(last)
         ident = f"chatcmpl-{self.calls}"
         usage = {"prompt_tokens": 7, "completion_tokens": max(1, len(text.split())), "total_tokens": 8}

@@ -150,3 +150,16 @@ def test_frame_size_limit(upstream: LoopbackServer) -> None:
         with pytest.raises(ConnectionClosed) as caught:
             socket.recv(timeout=5)
         assert caught.value.rcvd is not None and caught.value.rcvd.code == 1009  # uvicorn's message-too-big close
+
+
+def test_generate_false_warms_up_without_the_provider(gateway: RunningGateway, upstream: LoopbackServer) -> None:
+    with _socket(gateway) as socket:
+        warm = _turn(socket, model="mistral:m", input="context to keep", store=False, generate=False)
+        assert [frame["type"] for frame in warm] == ["response.created", "response.in_progress", "response.completed"]
+        assert check_stream(warm) == [] and warm[-1]["response"]["output"] == []
+        assert upstream.attempts == 0
+        turn = _turn(
+            socket, model="mistral:m", input="and now", previous_response_id=warm[-1]["response"]["id"], store=False
+        )
+    assert turn[-1]["type"] == "response.completed"
+    assert [m["content"] for m in upstream.requests[-1].json()["messages"]] == ["context to keep", "and now"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from polyresponses.router._errors import UnsupportedFeatureError
 
-__all__ = ["STATELESS_REFUSED", "refuse_unsayable"]
+__all__ = ["IGNORED_HINTS", "STATELESS_REFUSED", "refuse_unsayable"]
 
 STATELESS_REFUSED: Mapping[str, str] = {
     "max_tool_calls": "max_tool_calls",
@@ -24,6 +24,12 @@ STATELESS_REFUSED: Mapping[str, str] = {
     "prompt_cache_retention": "prompt_cache_retention",
 }
 """Body field → how the error names it."""
+
+IGNORED_HINTS: frozenset[str] = frozenset({"prompt_cache_key", "client_metadata"})
+"""Request fields a non-OpenAI route knowingly leaves out: they change nothing the model does.
+``prompt_cache_key`` is a cache-routing hint (Anthropic caches by ``cache_control`` breakpoints, Gemini
+by its cache API); ``client_metadata`` is the client's own bookkeeping (Codex CLI sends its thread and
+turn ids in it). Sent where the route has them (OpenAI's chat endpoint takes ``prompt_cache_key``)."""
 
 
 def refuse_unsayable(

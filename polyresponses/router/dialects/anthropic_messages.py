@@ -24,8 +24,9 @@ the ``tool_use`` id, thinking blocks to reasoning items. Server-tool blocks (``s
 ``web_search_tool_result``, ...) have no Responses item here: they are kept in
 ``unknown_events``, as are ``citations_delta`` deltas, never dropped silently.
 
-Left out on purpose: ``prompt_cache_key`` (a cache-routing hint; Anthropic caches by
-``cache_control`` breakpoints, which callers pass as provider extras) and ``stream_options``.
+Left out on purpose: ``prompt_cache_key`` and ``client_metadata`` (``_refusals.IGNORED_HINTS``;
+Anthropic caches by ``cache_control`` breakpoints, which callers pass as provider extras) and
+``stream_options``.
 Usage reports ``reasoning_tokens`` 0: Anthropic counts thinking inside ``output_tokens`` and does
 not break it out.
 """
@@ -44,7 +45,7 @@ from polyresponses.router._errors import (
     UnsupportedFeatureError,
 )
 from polyresponses.router.dialects._envelope import seal, unseal
-from polyresponses.router.dialects._refusals import STATELESS_REFUSED, refuse_unsayable
+from polyresponses.router.dialects._refusals import IGNORED_HINTS, STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -98,8 +99,8 @@ _MAPPED = frozenset(
         "include",
         "truncation",
         "service_tier",
-        "prompt_cache_key",
     }
+    | IGNORED_HINTS
 )
 # Responses fields with no Messages equivalent: refused rather than dropped.
 _REFUSED = {**STATELESS_REFUSED, "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty"}

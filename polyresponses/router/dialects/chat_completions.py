@@ -44,6 +44,7 @@ from polyresponses.router._errors import (
 )
 from polyresponses.router._sse import ServerSentEvent
 from polyresponses.router.dialects._envelope import seal, unseal
+from polyresponses.router.dialects._refusals import IGNORED_HINTS
 from polyresponses.router.dialects._synth import SERVICE_TIERS, SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -90,6 +91,7 @@ _TRANSLATED = frozenset(
         "top_logprobs",
         "service_tier",
         "prompt_cache_key",
+        "client_metadata",
         "prompt_cache_retention",
         "max_tool_calls",
         "background",
@@ -155,9 +157,10 @@ def build_create(body: Mapping[str, Any], *, provider: str, options: ChatOptions
         chat["top_logprobs"] = body["top_logprobs"]
     for name in ("service_tier", "prompt_cache_key", "prompt_cache_retention"):
         if body.get(name) is not None:
-            if not options.openai_extras:
+            if options.openai_extras:
+                chat[name] = body[name]
+            elif name not in IGNORED_HINTS:
                 raise UnsupportedFeatureError(provider, f"{name} over Chat Completions")
-            chat[name] = body[name]
     if body.get("max_tool_calls") is not None:
         raise UnsupportedFeatureError(provider, "max_tool_calls over Chat Completions")
     if body.get("prompt") is not None:

@@ -53,7 +53,7 @@ from polyresponses.router._errors import (
     UnsupportedFeatureError,
 )
 from polyresponses.router.dialects._envelope import seal, unseal
-from polyresponses.router.dialects._refusals import STATELESS_REFUSED, refuse_unsayable
+from polyresponses.router.dialects._refusals import IGNORED_HINTS, STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -83,7 +83,7 @@ Gemini 3 models read ``thinkingLevel`` but still accept a budget."""
 
 _ENVELOPE = "polyresponses.gemini.v1:"
 
-# Request fields this dialect maps (or, for user/metadata/prompt_cache_key, knowingly ignores:
+# Request fields this dialect maps (or, for user/metadata and IGNORED_HINTS, knowingly ignores:
 # Gemini has no field for them and they change nothing the model does).
 _MAPPED = frozenset(
     {
@@ -109,8 +109,8 @@ _MAPPED = frozenset(
         "include",
         "truncation",
         "service_tier",
-        "prompt_cache_key",
     }
+    | IGNORED_HINTS
 )
 # Responses fields with no generateContent equivalent: refused rather than dropped.
 _REFUSED = STATELESS_REFUSED
