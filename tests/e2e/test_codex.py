@@ -18,14 +18,16 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
-from polyresponses.server._config import Alias, GatewayKey, key_digest
+from polyresponses.server import GatewayConfig
+from polyresponses.server._config import Alias, GatewayKey, ProviderSettings, key_digest
 from tests._loopback import LoopbackServer
-from tests.server._running import RunningGateway
+from tests.server._running import RunningGateway, free_port
 from tests.server._scripted import ScriptedChat
 from tests.server.conftest import gateway_config
 
@@ -82,7 +84,9 @@ stream_max_retries = 0
 """
 
 
-def _run_codex(tmp_path: Path, base_url: str, websockets: bool) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _run_codex(
+    tmp_path: Path, base_url: str, websockets: bool, timeout: float = 120
+) -> tuple[subprocess.CompletedProcess[str], Path]:
     home = tmp_path / "home"
     codex_home = home / ".codex"
     work = tmp_path / "work"
@@ -105,7 +109,7 @@ def _run_codex(tmp_path: Path, base_url: str, websockets: bool) -> tuple[subproc
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     return done, work
@@ -143,3 +147,46 @@ def test_codex_exec_runs_a_tool_through_the_gateway(tmp_path: Path, websockets: 
     assert any(item.get("type") == "command_execution" and COMMAND in item.get("command", "") for item in items), items
     assert any(item.get("type") == "agent_message" for item in items), items
     assert (sockets > 0) == websockets  # with WebSockets on, Codex used them (no fallback to HTTP)
+
+
+@pytest.fixture(scope="module")
+def long_context_llama() -> Iterator[str]:
+    """A second llama-server (the cached build, SmolLM2) with a 16,384-token context: Codex's prompt and
+    tools are about 6,000 tokens, more than the shared lane's 4,096. Started and stopped here."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "local-model"
+    port = str(free_port())
+    env = {**os.environ, "LOCAL_MODEL_CONTEXT": "16384"}
+    started = subprocess.run(
+        ["bash", str(script), "start", "--port", port], env=env, capture_output=True, text=True, timeout=900
+    )
+    if started.returncode != 0:
+        _unavailable(f"llama-server did not start: {started.stderr[-2000:]}")
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run(["bash", str(script), "stop", "--port", port], env=env, capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize("websockets", [False, True], ids=["http", "websocket"])
+def test_codex_exec_completes_over_llama_server(tmp_path: Path, websockets: bool, long_context_llama: str) -> None:
+    """A real model behind the gateway: SmolLM2 over llama-server's chat endpoint. A 135M model follows no
+    instruction, so the assertion is that the turn completes with the model's answer, not what it says."""
+    config = GatewayConfig(
+        store=":memory:",
+        keys=(GatewayKey("codex", key_digest(KEY)),),
+        providers={"vllm": ProviderSettings(base_url=long_context_llama, dialect="chat_completions")},
+        # The operator's alias defaults: SmolLM2 never stops on its own at this prompt length, and Codex
+        # fails a turn that ends incomplete; a stop sequence (a chat extra, passed through) ends it.
+        aliases={"codex-local": Alias("vllm:smollm2", {"max_output_tokens": 256, "temperature": 0, "stop": ["\n"]})},
+        drop_unsupported_hosted_tools=True,
+        upstream_timeout_seconds=300,
+    )
+    with RunningGateway(config, {}) as gateway:
+        done, _ = _run_codex(tmp_path, gateway.url, websockets, timeout=600)
+        sockets = gateway.gateway.metrics.websocket_connections
+    assert done.returncode == 0, (
+        f"codex exited {done.returncode}\nstdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
+    )
+    events = _events(done.stdout)
+    assert events[-1]["type"] == "turn.completed" and events[-1]["usage"]["input_tokens"] > 4096
+    assert (sockets > 0) == websockets
