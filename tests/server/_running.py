@@ -19,7 +19,19 @@ import uvicorn
 
 from polyresponses.server import Gateway, GatewayConfig, create_app
 
-__all__ = ["RunningGateway", "free_port"]
+__all__ = ["RunningGateway", "free_port", "healthy"]
+
+
+def healthy(base: str, timeout: float) -> bool:
+    """Whether a gateway at ``base`` answers ``/healthz`` within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.02)
+    return False
 
 
 def free_port() -> int:
@@ -54,14 +66,9 @@ class RunningGateway:
 
     def __enter__(self) -> RunningGateway:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.02)
-        raise RuntimeError("the gateway did not start")
+        if not healthy(self.base, 10):
+            raise RuntimeError("the gateway did not start")
+        return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.server.should_exit = True

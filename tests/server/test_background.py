@@ -19,7 +19,7 @@ import pytest
 from polyresponses.testing import check_stream
 from tests._loopback import LoopbackServer
 from tests._recorded import sse_data
-from tests.server._running import RunningGateway, free_port
+from tests.server._running import RunningGateway, free_port, healthy
 from tests.server._scripted import ScriptedChat
 from tests.server.conftest import ALICE, gateway_config
 
@@ -146,13 +146,8 @@ def _serve(config: Path, port: int, environ: dict[str, str]) -> subprocess.Popen
         ],
         env={**{k: v for k, v in os.environ.items() if k != "POLYRESPONSES_STORE"}, **environ},  # the file's store
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    if healthy(f"http://127.0.0.1:{port}", 20):
+        return process
     process.kill()
     raise AssertionError("polyresponses serve did not start")
 
