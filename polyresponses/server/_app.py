@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 
-from polyresponses.router._errors import PolyresponsesError
+from polyresponses.router._errors import NotFoundError, PolyresponsesError
 from polyresponses.router._wire import to_reply
-from polyresponses.server._config import GatewayConfig
+from polyresponses.server._config import GatewayConfig, is_loopback
 from polyresponses.server._errors import GatewayError, as_gateway_error
 from polyresponses.server._gateway import Created, Gateway, Principal, api_shape
 
@@ -48,6 +48,8 @@ def _guarded(handler: Handler, *, authenticated: bool = True) -> Callable[[Reque
     async def endpoint(request: Request) -> Response:
         gateway: Gateway = request.app.state.gateway
         try:
+            if not gateway.config.keys:
+                _loopback_only(request)
             principal = gateway.authenticate(request.headers.get("authorization")) if authenticated else Principal("-")
             return await handler(request, gateway, principal)
         except Exception as error:
@@ -58,6 +60,20 @@ def _guarded(handler: Handler, *, authenticated: bool = True) -> Callable[[Reque
             return _error_response(failure)
 
     return endpoint
+
+
+def _loopback_only(request: Request) -> None:
+    """With no gateway keys the server trusts whoever can reach it, which must then be this machine only:
+    a browser page on another origin must not be able to use it. Refused: a ``Host`` that is not a
+    loopback name (DNS rebinding), and a ``POST`` that is not JSON (a cross-site form or ``text/plain``
+    post, which browsers send without asking; JSON needs a CORS preflight this server never grants)."""
+    host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
+    if not is_loopback(host):
+        raise GatewayError(403, "this gateway has no keys and answers only loopback hosts", code="forbidden_host")
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise GatewayError(415, "send the body as Content-Type: application/json", code="unsupported_media_type")
 
 
 async def _json_body(request: Request, gateway: Gateway) -> Any:
@@ -78,7 +94,7 @@ async def _json_body(request: Request, gateway: Gateway) -> Any:
         raise GatewayError(400, "the request body is empty: send a JSON object", code="invalid_json")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise GatewayError(400, f"the request body is not valid JSON: {error}", code="invalid_json") from None
 
 
@@ -205,9 +221,11 @@ async def delete_response(request: Request, gateway: Gateway, principal: Princip
     job = await gateway.jobs.job(principal, ident)
     if job is not None and job.active:
         raise GatewayError(400, "cancel a running background response before deleting it", code="response_in_progress")
-    with contextlib.suppress(Exception):  # the provider or store may already have dropped it: ours is gone anyway
-        await gateway.client(provider).responses.delete(ident)
+    if job is None:  # a background response exists only here (the gateway ran it); others at the provider too
+        with contextlib.suppress(NotFoundError):  # already gone there: what the gateway holds goes below
+            await gateway.client(provider).responses.delete(ident)
     await asyncio.to_thread(gateway.ledger.disown, "response", ident)
+    await asyncio.to_thread(gateway.store.delete_response, ident)
     return JSONResponse({"id": ident, "object": "response.deleted", "deleted": True})
 
 

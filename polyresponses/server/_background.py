@@ -66,6 +66,7 @@ class Jobs:
         self.runner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[str, _Running] = {}
         self._keeper: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         await self._sweep()
@@ -73,6 +74,7 @@ class Jobs:
 
     async def stop(self) -> None:
         """Stop renewing; jobs still running end ``failed`` (this process is going away)."""
+        self._stopping = True
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -94,7 +96,8 @@ class Jobs:
                 await asyncio.to_thread(ledger.renew, self.runner, LEASE_SECONDS)
                 for ident, running in list(self._running.items()):
                     job = await asyncio.to_thread(ledger.job, ident)
-                    if job is not None and job.cancel_requested and running.task is not None:
+                    ended = job is None or not job.active or job.runner != self.runner  # by another process
+                    if (ended or (job is not None and job.cancel_requested)) and running.task is not None:
                         running.task.cancel()
                 await self._sweep()
 
@@ -109,6 +112,7 @@ class Jobs:
     async def submit(self, created: Created) -> dict[str, Any]:
         """Queue ``created`` and start it; the ``queued`` response, owned by the caller."""
         ident = f"resp_{uuid.uuid4().hex}"
+        plan = await self.gateway.plan(created, stream=True, response_id=ident)  # refused now, not queued then failed
         queued = empty_response(ident, created, "queued")
         await asyncio.to_thread(
             self.gateway.ledger.create_job,
@@ -121,15 +125,15 @@ class Jobs:
         )
         running = _Running(ident)
         self._running[ident] = running
-        running.task = asyncio.create_task(self._run(running, created, queued))
+        running.task = asyncio.create_task(self._run(running, created, queued, plan))
         return queued
 
-    async def _run(self, running: _Running, created: Created, queued: dict[str, Any]) -> None:
+    async def _run(self, running: _Running, created: Created, queued: dict[str, Any], plan: Any) -> None:
         ledger = self.gateway.ledger
         sequence = -1
         last = queued
         try:
-            stream = await self.gateway.open_stream(created, response_id=running.id)
+            stream = await self.gateway.open_stream(created, plan)
             async for data in self.gateway.events(created, stream, owned=True):
                 sequence = data.get("sequence_number", sequence + 1)
                 response = data.get("response")
@@ -139,21 +143,24 @@ class Jobs:
                     last = response
                 terminal = data["type"] in _TERMINAL_EVENTS
                 if terminal:
-                    if not await asyncio.to_thread(ledger.finish, running.id, last, [(sequence, data)]):
-                        break  # a cancel won the race
+                    written = await asyncio.to_thread(ledger.finish, running.id, last, [(sequence, data)], self.runner)
                 else:
-                    await asyncio.to_thread(
-                        ledger.append_events,
-                        running.id,
-                        [(sequence, data)],
-                        response if isinstance(response, dict) else None,
+                    snapshot = response if isinstance(response, dict) else None
+                    written = await asyncio.to_thread(
+                        ledger.append_events, running.id, self.runner, [(sequence, data)], snapshot
                     )
+                if not written:
+                    return  # a cancel won the race, or another process ended the job: it stays as it ended
                 running.publish([data], done=terminal)
                 if terminal:
                     return
             await self._end(running.id, "failed", "the upstream stream ended before its terminal event", sequence, last)
         except asyncio.CancelledError:
-            await self._end(running.id, "cancelled", None, sequence, last)
+            if self._stopping:
+                message = "the gateway stopped while this background response was running"
+                await self._end(running.id, "failed", message, sequence, last)
+            else:
+                await self._end(running.id, "cancelled", None, sequence, last)
         except Exception as error:  # every failure ends the job in a defined state
             failure = as_gateway_error(error)
             await self._end(running.id, "failed", failure.message, sequence, last, failure)

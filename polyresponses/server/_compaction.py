@@ -69,13 +69,18 @@ class Sealer:
         path = Path(store_path).with_name("gateway-secret.key")
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Written whole under a temporary name, then linked into place: a second gateway process
+            # sharing the store either wins the link or reads the complete file, never a half-written one.
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(secrets.token_bytes(32).hex().encode())
             try:
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another gateway process sharing the store made it first
+                os.link(temporary, path)
+            except FileExistsError:
                 pass
-            else:
-                with os.fdopen(descriptor, "wb") as file:
-                    file.write(secrets.token_bytes(32).hex().encode())
+            finally:
+                temporary.unlink()
         return cls(bytes.fromhex(path.read_text().strip()))
 
     def seal(self, text: str, owner: str) -> str:

@@ -10,6 +10,7 @@ already did) and never with the gateway's provider configuration.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ from polyresponses.router._errors import (
 )
 
 __all__ = ["GatewayError", "as_gateway_error", "not_found"]
+
+log = logging.getLogger("polyresponses.server")
 
 
 @dataclass(slots=True)
@@ -93,19 +96,28 @@ def as_gateway_error(error: BaseException) -> GatewayError:
                 status, str(error), _TYPES.get(status, "invalid_request"), code, _upstream_param(error.body), headers
             )
         case APITimeoutError():
-            return GatewayError(504, str(error), "model_error", "upstream_timeout")
+            _log_upstream(error)
+            return GatewayError(
+                504, f"provider {error.provider!r} did not answer in time", "model_error", "upstream_timeout"
+            )
         case APIConnectionError():
-            return GatewayError(502, str(error), "model_error", "upstream_unreachable")
+            _log_upstream(error)
+            return GatewayError(
+                502, f"provider {error.provider!r} is unreachable", "model_error", "upstream_unreachable"
+            )
         case APIResponseValidationError():
             return GatewayError(502, str(error), "model_error", "upstream_invalid_reply")
         case StreamError():
             return GatewayError(502, str(error), "model_error", "upstream_stream_error")
         case APIError() | PolyresponsesError():
             return GatewayError(500, str(error), "model_error", None)
-        case ValueError():
-            return GatewayError(400, str(error), "invalid_request", "invalid_value")
         case _:
             return GatewayError(500, "the gateway failed to serve this request", "server_error", "internal_error")
+
+
+def _log_upstream(error: APIError) -> None:
+    """The connection failure's detail names the operator's upstream URL: for the log, not the client."""
+    log.warning("%s", error)
 
 
 def _upstream_error(body: Any) -> dict[str, Any]:

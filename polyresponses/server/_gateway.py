@@ -27,7 +27,7 @@ from polyresponses.router._client import AsyncClient
 from polyresponses.router._errors import APIError, MissingAPIKeyError, PolyresponsesError
 from polyresponses.router._model_string import parse_model_string
 from polyresponses.router._providers import PROVIDERS, Capabilities, Provider
-from polyresponses.router._store import ResponseStore, default_store_path, open_store
+from polyresponses.router._store import ResponseStore, default_store_path, flush, open_store
 from polyresponses.router._wire import to_reply
 from polyresponses.server._config import GatewayConfig, GatewayKey, is_loopback, key_digest
 from polyresponses.server._errors import GatewayError, as_gateway_error, not_found
@@ -173,7 +173,7 @@ class Gateway:
 
     # who is asking
 
-    def authenticate(self, authorization: str | None) -> Principal:
+    def authenticate(self, authorization: str | None, *, count: bool = True) -> Principal:
         """The caller from ``Authorization: Bearer <key>``; with no keys configured, everyone is one owner."""
         keys = self.config.keys
         if not keys:
@@ -189,8 +189,13 @@ class Gateway:
             if match is None:
                 raise GatewayError(401, "invalid gateway key", "invalid_request", "invalid_api_key")
             principal = Principal(match.name, match)
-        self._limiter.check(principal.owner)
+        if count:
+            self.check_rate(principal)
         return principal
+
+    def check_rate(self, principal: Principal) -> None:
+        """Count one request against the key's ``requests_per_minute`` (429 past it)."""
+        self._limiter.check(principal.owner)
 
     # which provider answers
 
@@ -211,7 +216,20 @@ class Gateway:
                 key = self.environ.get("GOOGLE_API_KEY") or None
         base = api_base or (settings.base_url if settings is not None else None)
         dialect = settings.dialect if settings is not None else None
-        client = AsyncClient(
+        try:
+            client = self._new_client(provider, key, base, dialect)
+        except ValueError as error:  # no base URL for a row that has none by default
+            raise GatewayError(
+                400,
+                f"provider {provider!r} is not configured on this gateway: {error}",
+                code="provider_not_configured",
+                param="model",
+            ) from None
+        self._clients[(provider, api_base)] = client
+        return client
+
+    def _new_client(self, provider: str, key: str | None, base: str | None, dialect: str | None) -> AsyncClient:
+        return AsyncClient(
             provider,
             api_key=key,
             api_base=base,
@@ -221,8 +239,6 @@ class Gateway:
             max_retries=self.config.upstream_max_retries,
             timeout=self.config.upstream_timeout_seconds,
         )
-        self._clients[(provider, api_base)] = client
-        return client
 
     def resolve_model(self, principal: Principal, model: Any) -> tuple[str, str, str, Mapping[str, Any]]:
         """``(provider, model, label, alias defaults)`` for ``model``; 404 when this key may not use it."""
@@ -327,31 +343,40 @@ class Gateway:
 
     # one create path
 
-    async def respond(self, created: Created) -> dict[str, Any]:
-        """A whole response (``stream`` false), owned by the caller before it is handed out."""
+    async def plan(self, created: Created, *, stream: bool, response_id: str | None = None) -> Any:
+        """The router's plan for ``created`` (validation, capability checks, state, tools): everything that
+        can refuse the request, before anything is sent or queued. In a worker thread: it may read the
+        store (a chain, a conversation) and wait for another process's write."""
         client = created.client
+        rid = response_id or self._own_id(created)
         try:
-            plan = created._planned(
-                client._plan_create(created.model, created.params, stream=False, response_id=self._own_id(created))
+            plan = await asyncio.to_thread(
+                client._plan_create, created.model, created.params, stream=stream, response_id=rid
             )
-            response = await client._create(plan)
+        except BaseException as error:
+            self._failed(created, error)
+            raise
+        return created._planned(plan)
+
+    async def respond(self, created: Created) -> dict[str, Any]:
+        """A whole response (``stream`` false), recorded and owned by the caller before it is handed out."""
+        plan = await self.plan(created, stream=False)
+        try:
+            response = await created.client._create(plan)
         except BaseException as error:
             self._failed(created, error)
             raise
         if created.params.get("store") is not False:
+            await asyncio.to_thread(flush, self.store)  # a mirror record too: every process sees it now
             await self.own_response(created, response.id)
         self._done(created, response, 200)
         return api_shape(to_reply(response))
 
-    async def open_stream(self, created: Created, response_id: str | None = None) -> AsyncStream[Response]:
+    async def open_stream(self, created: Created, plan: Any = None) -> AsyncStream[Response]:
         """Send a streamed create: status errors raise here, before anything is sent to the client."""
-        client = created.client
+        plan = plan if plan is not None else await self.plan(created, stream=True)
         try:
-            response_id = response_id or self._own_id(created)
-            plan = created._planned(
-                client._plan_create(created.model, created.params, stream=True, response_id=response_id)
-            )
-            return await client._stream(plan).open()
+            return await created.client._stream(plan).open()
         except BaseException as error:
             self._failed(created, error)
             raise
@@ -362,10 +387,12 @@ class Gateway:
         """The stream's events as wire JSON; an error mid-stream becomes ``error`` then ``response.failed``.
 
         The response is owned by the caller before its first event leaves (OpenResponses: the id is
-        in ``response.created``). Closing this iterator closes the upstream request.
+        in ``response.created``), and recorded before its terminal event leaves. Closing this iterator
+        closes the upstream request.
         """
         self.metrics.in_flight_streams += 1
-        owned = owned or created.params.get("store") is False  # nothing is kept: nothing to own
+        stored = created.params.get("store") is not False
+        owned = owned or not stored  # nothing is kept: nothing to own
         sequence = -1
         last: dict[str, Any] | None = None
         final: Response | None = None
@@ -381,11 +408,17 @@ class Gateway:
                         owned = True
                     if event.type in ("response.completed", "response.incomplete"):
                         final = response
+                        if stored:
+                            await asyncio.to_thread(flush, self.store)
                 yield data
-        except (PolyresponsesError, OSError) as error:
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the router's errors, and anything else: never a broken stream
             failure = as_gateway_error(error)
+            if not isinstance(error, PolyresponsesError | OSError):
+                log.error("stream failed: %s", type(error).__name__)
             self._failed(created, error)
-            for data in failed_events(failure, sequence, last, stream):
+            for data in failed_events(failure, sequence, last, stream, created):
                 yield data
             return
         finally:
@@ -406,7 +439,12 @@ class Gateway:
         return f"resp_{uuid.uuid4().hex}"
 
     async def own_response(self, created: Created, response_id: str) -> None:
-        await asyncio.to_thread(self.ledger.own, "response", response_id, created.principal.owner, created.provider)
+        """Record the caller as the owner; an id another key already owns is never handed out (a provider
+        that repeated an id would otherwise show one key's turn to another)."""
+        owner = created.principal.owner
+        if not await asyncio.to_thread(self.ledger.own, "response", response_id, owner, created.provider):
+            log.error("provider %r returned a response id another key owns; the reply was withheld", created.provider)
+            raise GatewayError(502, "the provider returned a response id already in use", "model_error", "id_conflict")
 
     def _done(self, created: Created, response: Response | None, status: int) -> None:
         seconds = time.perf_counter() - created.started
@@ -443,11 +481,25 @@ def api_shape(response: dict[str, Any]) -> dict[str, Any]:
 
 
 def failed_events(
-    failure: GatewayError, sequence: int, last: dict[str, Any] | None, stream: AsyncStream[Any] | None
+    failure: GatewayError,
+    sequence: int,
+    last: dict[str, Any] | None,
+    stream: AsyncStream[Any] | None,
+    created: Created | None = None,
 ) -> list[dict[str, Any]]:
-    """``error`` then ``response.failed`` (OpenResponses: a streamed error is followed by the failed response)."""
+    """``error`` then ``response.failed`` (OpenResponses: a streamed error is followed by the failed response).
+
+    The failed response is what arrived so far, under the id the client was given (``last``'s: the
+    router's partial carries the provider's), or, when nothing arrived, the request's empty response.
+    """
     partial = stream._translator.partial() if stream is not None else None
-    response = to_reply(partial) if partial is not None else (dict(last) if last is not None else None)
+    response = api_shape(to_reply(partial)) if partial is not None else (dict(last) if last is not None else None)
+    if response is not None and last is not None:
+        response["id"] = last["id"]
+    if response is None and created is not None:
+        from polyresponses.server._background import empty_response
+
+        response = empty_response(f"resp_{uuid.uuid4().hex}", created, "failed", background=created.background)
     error_event = {
         "type": "error",
         "code": failure.code or failure.type,

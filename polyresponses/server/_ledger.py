@@ -102,13 +102,15 @@ class Ledger:
 
     # ownership
 
-    def own(self, kind: ObjectKind, ident: str, owner: str, provider: str) -> None:
-        """Record ``owner`` as the owner of ``ident``; an id already owned keeps its first owner."""
+    def own(self, kind: ObjectKind, ident: str, owner: str, provider: str) -> bool:
+        """Record ``owner`` as the owner of ``ident``; ``False`` when another owner has it (it keeps it)."""
         with self._write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO gateway_owners VALUES (?, ?, ?, ?, ?)",
                 (kind, ident, owner, provider, int(time.time())),
             )
+            row = db.execute("SELECT owner FROM gateway_owners WHERE kind = ? AND id = ?", (kind, ident)).fetchone()
+        return row is not None and row[0] == owner
 
     def provider_of(self, kind: ObjectKind, ident: str, owner: str) -> str | None:
         """The provider answering for ``ident`` when ``owner`` owns it; ``None`` when missing or not theirs."""
@@ -119,8 +121,12 @@ class Ledger:
         return None if row is None else str(row[0])
 
     def disown(self, kind: ObjectKind, ident: str) -> None:
+        """Forget ``ident``: its owner row and, for a background response, its job and event log."""
         with self._write() as db:
             db.execute("DELETE FROM gateway_owners WHERE kind = ? AND id = ?", (kind, ident))
+            if kind == "response":
+                db.execute("DELETE FROM gateway_jobs WHERE id = ?", (ident,))
+                db.execute("DELETE FROM gateway_events WHERE id = ?", (ident,))
 
     # background jobs
 
@@ -144,19 +150,31 @@ class Ledger:
         return Job(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], bool(row[7]))
 
     def append_events(
-        self, ident: str, events: Sequence[tuple[int, dict[str, Any]]], snapshot: dict[str, Any] | None
-    ) -> None:
-        """Add events to the job's log and, when given, its latest response snapshot (one transaction)."""
+        self,
+        ident: str,
+        runner: str,
+        events: Sequence[tuple[int, dict[str, Any]]],
+        snapshot: dict[str, Any] | None,
+    ) -> bool:
+        """Add events to the job's log and, when given, its latest snapshot (one transaction); ``False``
+        (nothing written) when the job is no longer active and ``runner``'s: it ended, or another process
+        took it over, and a late writer must not revive it."""
         with self._write() as db:
+            active = db.execute(
+                f"SELECT 1 FROM gateway_jobs WHERE id = ? AND runner = ? AND status IN {_ACTIVE}", (ident, runner)
+            ).fetchone()
+            if active is None:
+                return False
             db.executemany(
                 "INSERT OR IGNORE INTO gateway_events VALUES (?, ?, ?)",
                 [(ident, seq, _dumps(event)) for seq, event in events],
             )
-            if snapshot is not None:
+            if snapshot is not None and snapshot.get("status") in _ACTIVE:
                 db.execute(
                     "UPDATE gateway_jobs SET status = ?, response = ? WHERE id = ?",
                     (snapshot["status"], _dumps(snapshot), ident),
                 )
+        return True
 
     def events(self, ident: str, after: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -177,13 +195,21 @@ class Ledger:
         with self._write() as db:
             db.execute("UPDATE gateway_jobs SET cancel_requested = 1 WHERE id = ?", (ident,))
 
-    def finish(self, ident: str, response: dict[str, Any], events: Sequence[tuple[int, dict[str, Any]]]) -> bool:
+    def finish(
+        self,
+        ident: str,
+        response: dict[str, Any],
+        events: Sequence[tuple[int, dict[str, Any]]],
+        runner: str | None = None,
+    ) -> bool:
         """End an active job with ``response`` and its last events; ``False`` (nothing written) when it had
-        already ended, so of a completion and a cancel racing exactly one wins."""
+        already ended, so of a completion and a cancel racing exactly one wins. ``runner``: only while that
+        process still holds it (a sweeper, a cancel or a shutdown end it whoever runs it)."""
+        holder, args = ("", ()) if runner is None else (" AND runner = ?", (runner,))
         with self._write() as db:
             changed = db.execute(
-                f"UPDATE gateway_jobs SET status = ?, response = ? WHERE id = ? AND status IN {_ACTIVE}",
-                (response["status"], _dumps(response), ident),
+                f"UPDATE gateway_jobs SET status = ?, response = ? WHERE id = ? AND status IN {_ACTIVE}{holder}",
+                (response["status"], _dumps(response), ident, *args),
             ).rowcount
             if changed:
                 db.executemany(

@@ -26,10 +26,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from polyresponses.router._state import as_items, chain_items
+from polyresponses.server._config import is_loopback
 from polyresponses.server._errors import GatewayError, as_gateway_error
 from polyresponses.server._gateway import Created, Gateway, Principal
 
@@ -56,7 +58,9 @@ async def responses_websocket(websocket: WebSocket) -> None:
     """``GET /v1/responses`` upgraded to a WebSocket."""
     gateway: Gateway = websocket.app.state.gateway
     try:
-        principal = gateway.authenticate(websocket.headers.get("authorization"))
+        if not gateway.config.keys:
+            _same_machine(websocket)
+        principal = gateway.authenticate(websocket.headers.get("authorization"), count=False)  # frames count
     except GatewayError:
         await websocket.close(code=1008)  # refused before the handshake completes: the client sees 403
         return
@@ -68,7 +72,7 @@ async def responses_websocket(websocket: WebSocket) -> None:
         while True:
             remaining = limit - (time.monotonic() - connection.opened)
             try:
-                text = await asyncio.wait_for(websocket.receive_text(), timeout=max(remaining, 0.001))
+                message = await asyncio.wait_for(websocket.receive(), timeout=max(remaining, 0.001))
             except TimeoutError:
                 await _send(
                     websocket,
@@ -82,6 +86,13 @@ async def responses_websocket(websocket: WebSocket) -> None:
                 )
                 await websocket.close(code=1000)
                 return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:  # a binary frame
+                frame = GatewayError(400, "send response.create frames as text (JSON)", code="invalid_frame")
+                await _send(websocket, _error_frame(frame))
+                continue
             if len(text.encode()) > gateway.config.max_ws_frame_bytes:
                 await _send(websocket, _error_frame(GatewayError(413, "frame too large", code="request_too_large")))
                 await websocket.close(code=1009)
@@ -89,6 +100,16 @@ async def responses_websocket(websocket: WebSocket) -> None:
             await _handle(gateway, websocket, connection, text)
     except WebSocketDisconnect:
         return
+
+
+def _same_machine(websocket: WebSocket) -> None:
+    """With no gateway keys: a loopback ``Host``, and no ``Origin`` but a loopback one (browsers send the
+    page's origin on every WebSocket handshake; a page elsewhere must not drive this server)."""
+    host = (websocket.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
+    origin = websocket.headers.get("origin")
+    origin_host = urlsplit(origin).hostname if origin else None
+    if not is_loopback(host) or (origin is not None and (origin_host is None or not is_loopback(origin_host))):
+        raise GatewayError(403, "this gateway has no keys and answers only this machine", code="forbidden_origin")
 
 
 async def _send(websocket: WebSocket, data: dict[str, Any]) -> None:
@@ -100,6 +121,7 @@ async def _handle(gateway: Gateway, websocket: WebSocket, connection: _Connectio
     """One ``response.create`` frame, answered by its events (or one error frame)."""
     previous: str | None = None
     try:
+        gateway.check_rate(connection.principal)  # every response counts, whatever the transport
         try:
             frame = json.loads(text)
         except ValueError as error:
@@ -122,9 +144,11 @@ async def _handle(gateway: Gateway, websocket: WebSocket, connection: _Connectio
         if generate is False:
             await _warm_up(websocket, connection, created, context)
             return
-        _check_call_outputs(
-            context + as_items(created.params.get("input")), created.client.provider.capabilities.stored_state
-        )
+        if created.params.get("conversation") is None:  # a conversation's calls are in the store, not here
+            _check_call_outputs(
+                context + as_items(created.params.get("input")), created.client.provider.capabilities.stored_state
+            )
+
         stream = await gateway.open_stream(created)
     except Exception as error:
         await _failed(websocket, connection, previous, as_gateway_error(error))
