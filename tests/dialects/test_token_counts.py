@@ -71,3 +71,14 @@ def test_a_reply_without_the_count_is_a_clear_error() -> None:
 def test_chat_providers_have_no_counting_route() -> None:
     with Client("mistral", api_key="k") as client, pytest.raises(UnsupportedFeatureError, match="input_tokens"):
         client.responses.input_tokens.count(model="m", input="Hi")
+
+
+def test_the_model_cannot_leave_its_path_segment() -> None:
+    sent: list[httpx.Request] = []
+    with Client("gemini", api_key="gm-key", transport=_counting({"totalTokens": 1}, sent)) as client:
+        client.responses.input_tokens.count(model="../batches/b123:cancel#", input="Hi")
+        client.responses.input_tokens.count(model="x?alt=json&foo=bar#", input="Hi")
+    assert [request.url.raw_path for request in sent] == [
+        b"/v1beta/models/..%2Fbatches%2Fb123%3Acancel%23:countTokens",
+        b"/v1beta/models/x%3Falt%3Djson%26foo%3Dbar%23:countTokens",
+    ]

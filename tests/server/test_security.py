@@ -81,6 +81,10 @@ def owned(alice: openai.OpenAI) -> dict[str, str]:
     response = alice.responses.create(model="mistral:m", input="alice's secret")
     background = alice.responses.create(model="mistral:m", input="alice's job", background=True)
     conversation = alice.conversations.create(items=[{"type": "message", "role": "user", "content": "alice's notes"}])
+    deadline = time.monotonic() + 10  # the job's upstream call is done before a test counts upstream calls
+    while alice.responses.retrieve(background.id).status in ("queued", "in_progress"):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     return {"response": response.id, "background": background.id, "conversation": conversation.id}
 
 

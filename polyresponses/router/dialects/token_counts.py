@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from polyresponses.router._errors import APIResponseValidationError
 from polyresponses.router.dialects._wire_request import WireRequest
@@ -45,9 +46,10 @@ def build_gemini_count(body: Mapping[str, Any], *, provider: str) -> WireRequest
     create = build_create({**body, "stream": False}, provider=provider)
     model = str(body["model"]).removeprefix("models/")
     assert create.body is not None
-    return WireRequest(
-        "POST", f"/models/{model}:countTokens", {"generateContentRequest": {"model": f"models/{model}", **create.body}}
-    )
+    # The model is a path segment, quoted whole as build_create quotes it: "../batches/x:cancel#" must not
+    # reach another route with the operator's key.
+    path = f"/models/{quote(model, safe='')}:countTokens"
+    return WireRequest("POST", path, {"generateContentRequest": {"model": f"models/{model}", **create.body}})
 
 
 def parse_count(field: str) -> Callable[[bytes, str], TokenCountsResource]:
