@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,51 @@ def test_missing_extra_names_it() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "pip install 'polyresponses[server]'" in result.stdout and "starlette" in result.stdout
+
+
+_NAMESPACE_SCRIPT = r"""
+import os, subprocess, sys, time, urllib.error, urllib.request
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+command = ["serve", "--config", sys.argv[1], "--host", "0.0.0.0", "--port", "8931", "--log-level", "warning"]
+server = subprocess.Popen([sys.executable, "-m", "polyresponses", *command])
+try:
+    for _ in range(200):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:8931/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    def status(key):
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        request = urllib.request.Request("http://127.0.0.1:8931/v1/models", headers=headers)
+        try:
+            return urllib.request.urlopen(request, timeout=5).status
+        except urllib.error.HTTPError as error:
+            return error.code
+    print(status(os.environ["NS_KEY"]), status(None), status("wrong"))
+finally:
+    server.terminate()
+    server.wait()
+"""
+
+
+def test_serve_binds_every_interface_with_keys_in_its_own_network_namespace(tmp_path: Path) -> None:
+    """Listening on 0.0.0.0 happens inside ``unshare -rn`` (a namespace with only its own loopback)."""
+    import shutil
+
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("unshare and ip (util-linux, iproute2) are needed")
+    config = tmp_path / "gateway.toml"
+    config.write_text('[store]\nurl = ":memory:"\n[keys.ops]\nenv = "NS_KEY"\n')
+    script = tmp_path / "inside.py"
+    script.write_text(_NAMESPACE_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "POLYRESPONSES_STORE"} | {"NS_KEY": "sk-ns-key"}
+    done = subprocess.run(
+        ["unshare", "-rn", sys.executable, str(script), str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200", "401", "401"]
