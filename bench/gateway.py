@@ -351,7 +351,9 @@ async def _rate(target: Target, total: int, concurrency: int, expected: bytes) -
 
 
 def _post(client: httpx.Client, target: Target) -> bytes:
-    return client.post(target.url, content=target.body(stream=False), headers=target.headers).read()
+    return client.post(
+        target.url, content=target.body(stream=False), headers={"content-type": "application/json", **target.headers}
+    ).read()
 
 
 def _first_event(client: httpx.Client, target: Target) -> tuple[float, bytes]:
@@ -359,7 +361,12 @@ def _first_event(client: httpx.Client, target: Target) -> tuple[float, bytes]:
     started = time.perf_counter()
     first = 0.0
     received = b""
-    with client.stream("POST", target.url, content=target.body(stream=True), headers=target.headers) as response:
+    with client.stream(
+        "POST",
+        target.url,
+        content=target.body(stream=True),
+        headers={"content-type": "application/json", **target.headers},
+    ) as response:
         for chunk in response.iter_bytes():
             received += chunk
             if not first and b"\n\n" in received:

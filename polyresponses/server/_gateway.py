@@ -345,14 +345,19 @@ class Gateway:
 
     async def plan(self, created: Created, *, stream: bool, response_id: str | None = None) -> Any:
         """The router's plan for ``created`` (validation, capability checks, state, tools): everything that
-        can refuse the request, before anything is sent or queued. In a worker thread: it may read the
-        store (a chain, a conversation) and wait for another process's write."""
+        can refuse the request, before anything is sent or queued. In a worker thread when it reads the
+        store (a chain, a conversation: it may wait for another process's write); inline otherwise, since
+        it is then pure and a thread hop costs more than the planning."""
         client = created.client
         rid = response_id or self._own_id(created)
+        params = created.params
         try:
-            plan = await asyncio.to_thread(
-                client._plan_create, created.model, created.params, stream=stream, response_id=rid
-            )
+            if params.get("previous_response_id") is None and params.get("conversation") is None:
+                plan = client._plan_create(created.model, params, stream=stream, response_id=rid)
+            else:
+                plan = await asyncio.to_thread(
+                    client._plan_create, created.model, params, stream=stream, response_id=rid
+                )
         except BaseException as error:
             self._failed(created, error)
             raise
@@ -367,8 +372,7 @@ class Gateway:
             self._failed(created, error)
             raise
         if created.params.get("store") is not False:
-            await asyncio.to_thread(flush, self.store)  # a mirror record too: every process sees it now
-            await self.own_response(created, response.id)
+            await self.own_response(created, response.id, flush_store=True)
         self._done(created, response, 200)
         return api_shape(to_reply(response))
 
@@ -438,11 +442,18 @@ class Gateway:
             return None
         return f"resp_{uuid.uuid4().hex}"
 
-    async def own_response(self, created: Created, response_id: str) -> None:
+    async def own_response(self, created: Created, response_id: str, *, flush_store: bool = False) -> None:
         """Record the caller as the owner; an id another key already owns is never handed out (a provider
-        that repeated an id would otherwise show one key's turn to another)."""
+        that repeated an id would otherwise show one key's turn to another). ``flush_store``: first write
+        the store's batched mirror records, so every process sees the response (one thread hop for both)."""
         owner = created.principal.owner
-        if not await asyncio.to_thread(self.ledger.own, "response", response_id, owner, created.provider):
+
+        def own() -> bool:
+            if flush_store:
+                flush(self.store)
+            return self.ledger.own("response", response_id, owner, created.provider)
+
+        if not await asyncio.to_thread(own):
             log.error("provider %r returned a response id another key owns; the reply was withheld", created.provider)
             raise GatewayError(502, "the provider returned a response id already in use", "model_error", "id_conflict")
 
