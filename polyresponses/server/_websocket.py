@@ -48,6 +48,9 @@ class _Connection:
     opened: float = field(default_factory=time.monotonic)
     last_id: str | None = None
     last_context: list[dict[str, Any]] = field(default_factory=list)
+    last_stored: bool = False
+    """The most recent response is in the store too: continuing it goes through the store, so the new
+    record keeps its ``previous_response_id`` link (connection memory serves ``store: false`` chains)."""
 
 
 def _error_frame(error: GatewayError) -> dict[str, Any]:
@@ -157,8 +160,8 @@ async def _handle(gateway: Gateway, websocket: WebSocket, connection: _Connectio
     failed = False
     async for data in gateway.events(created, stream):
         response = data.get("response")
-        if isinstance(response, dict) and previous is not None and connection.last_id == previous:
-            response["previous_response_id"] = previous
+        if isinstance(response, dict) and previous is not None:
+            response["previous_response_id"] = previous  # sent as history from memory, or chained by the store
         if data["type"] in _TERMINAL:
             final = response
         failed = failed or data["type"] in ("error", "response.failed")
@@ -169,6 +172,7 @@ async def _handle(gateway: Gateway, websocket: WebSocket, connection: _Connectio
     inputs = context + as_items(created.params.get("input"))
     connection.last_id = str(final["id"])
     connection.last_context = [*inputs, *final.get("output", [])]
+    connection.last_stored = created.params.get("store") is not False
 
 
 async def _warm_up(
@@ -187,6 +191,7 @@ async def _warm_up(
         await _send(websocket, {"type": kind, "response": response, "sequence_number": sequence})
     connection.last_id = ident
     connection.last_context = context + as_items(created.params.get("input"))
+    connection.last_stored = False  # a warm-up is never recorded
 
 
 async def _context(
@@ -196,7 +201,9 @@ async def _context(
     input (which works with ``store: false``); an id hydrated from the store is rebuilt by the router."""
     if previous is None:
         return []
-    if previous == connection.last_id:
+    if previous == connection.last_id and not connection.last_stored:
+        if body.get("conversation") is not None:
+            raise GatewayError(400, "previous_response_id cannot be combined with conversation", param="conversation")
         del body["previous_response_id"]
         body["input"] = [*connection.last_context, *as_items(body.get("input"))]
         return []  # the history is in the input now
@@ -245,3 +252,4 @@ def _evict(connection: _Connection, previous: Any) -> None:
     if previous is not None and previous == connection.last_id:
         connection.last_id = None
         connection.last_context = []
+        connection.last_stored = False

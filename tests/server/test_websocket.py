@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import openai
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -163,3 +164,16 @@ def test_generate_false_warms_up_without_the_provider(gateway: RunningGateway, u
         )
     assert turn[-1]["type"] == "response.completed"
     assert [m["content"] for m in upstream.requests[-1].json()["messages"]] == ["context to keep", "and now"]
+
+
+def test_stored_chain_over_one_connection_keeps_its_links(gateway: RunningGateway, alice: openai.OpenAI) -> None:
+    with _socket(gateway) as socket:
+        first = _turn(socket, model="mistral:m", input="one")[-1]["response"]
+        second = _turn(socket, model="mistral:m", input="two", previous_response_id=first["id"])[-1]["response"]
+        refused = _turn(socket, model="mistral:m", input="x", previous_response_id=second["id"], conversation="conv_x")[
+            -1
+        ]
+    assert second["previous_response_id"] == first["id"]
+    assert alice.responses.retrieve(second["id"]).previous_response_id == first["id"]  # the stored record too
+    assert [item.type for item in alice.responses.input_items.list(second["id"]).data] == ["message"] * 3
+    assert refused["status"] in (400, 404)  # a conversation with a previous response is never combined
