@@ -67,14 +67,17 @@ def test_upstream_stall_past_the_timeout_is_a_504(upstream: LoopbackServer) -> N
         assert time.monotonic() - started < 3
 
 
-def test_upstream_refusing_connections_is_a_502() -> None:
-    with RunningGateway(gateway_config("http://127.0.0.1:9/v1"), {"MISTRAL_API_KEY": "k"}) as gateway:
+def test_upstream_refusing_connections_is_a_502_that_does_not_name_it() -> None:
+    with RunningGateway(gateway_config("http://127.0.0.1:9/internal-gpu-box/v1"), {"MISTRAL_API_KEY": "k"}) as gateway:
         reply = httpx.post(
             f"{gateway.url}/responses",
             json={"model": "mistral:m", "input": "x"},
             headers={"Authorization": f"Bearer {ALICE}"},
         )
-        assert reply.status_code == 502 and reply.json()["error"]["code"] == "upstream_unreachable"
+    assert reply.status_code == 502 and reply.json()["error"]["code"] == "upstream_unreachable"
+    assert (
+        reply.json()["error"]["message"] == "provider 'mistral' is unreachable"
+    )  # the operator's URL stays in the log
 
 
 def test_abrupt_client_disconnect_mid_body_leaves_nothing(upstream: LoopbackServer) -> None:
