@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, assert_never, cast, overload
 
@@ -180,7 +180,7 @@ class _Base:
                 raise InvalidRequestError(self.provider.name, "store", "a response named in advance must be stored")
             state.recorder.rename(response_id)
         wire, parse, translator = plan_create(self.provider, state.body)
-        return replace(self._plan(wire, options, finaliser, parse, translator, state.recorder), tools=tools)
+        return self._plan(wire, options, finaliser, parse, translator, state.recorder, tools)
 
     def _plan(
         self,
@@ -190,6 +190,7 @@ class _Base:
         parse: Callable[[bytes], Response] | None = None,
         translator: Callable[[], StreamTranslatorLike] | None = None,
         recorder: Recorder | None = None,
+        tools: ToolPolicy | None = None,
     ) -> _Plan:
         name = self.provider.name
         return _Plan(
@@ -201,6 +202,7 @@ class _Base:
             parse=parse or partial(dialect.parse_response, provider=name),
             translator=translator or partial(dialect.StreamTranslator, name),
             recorder=recorder,
+            tools=tools,
         )
 
     def _call(self, plan: _Plan) -> _Call:

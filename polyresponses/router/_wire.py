@@ -45,8 +45,7 @@ def to_reply(model: BaseModel) -> dict[str, Any]:
     purpose, so a reply (the gateway's JSON and SSE, the stream checker's view) keeps those nulls.
     """
     data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    _restore_given_nulls(model, data)
-    _restore_required_nulls(model, data)
+    _restore_given_nulls(model, data)  # a validated model's required fields were all given: their nulls too
     return data
 
 

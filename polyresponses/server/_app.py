@@ -25,9 +25,10 @@ from starlette.routing import Route, WebSocketRoute
 
 from polyresponses.router._errors import NotFoundError, PolyresponsesError
 from polyresponses.router._wire import to_reply
-from polyresponses.server._config import GatewayConfig, is_loopback
+from polyresponses.server._background import POLL_AFTER_MS
+from polyresponses.server._config import GatewayConfig
 from polyresponses.server._errors import GatewayError, as_gateway_error
-from polyresponses.server._gateway import Created, Gateway, Principal, api_shape
+from polyresponses.server._gateway import Created, Gateway, Principal, api_shape, this_machine_only
 
 __all__ = ["create_app"]
 
@@ -63,13 +64,10 @@ def _guarded(handler: Handler, *, authenticated: bool = True) -> Callable[[Reque
 
 
 def _loopback_only(request: Request) -> None:
-    """With no gateway keys the server trusts whoever can reach it, which must then be this machine only:
-    a browser page on another origin must not be able to use it. Refused: a ``Host`` that is not a
-    loopback name (DNS rebinding), and a ``POST`` that is not JSON (a cross-site form or ``text/plain``
-    post, which browsers send without asking; JSON needs a CORS preflight this server never grants)."""
-    host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
-    if not is_loopback(host):
-        raise GatewayError(403, "this gateway has no keys and answers only loopback hosts", code="forbidden_host")
+    """No gateway keys: this machine only (:func:`this_machine_only`), and no ``POST`` that is not JSON (a
+    cross-site form or ``text/plain`` post, which browsers send without asking; JSON needs a CORS
+    preflight this server never grants)."""
+    this_machine_only(request.headers.get("host"), request.headers.get("origin"))
     if request.method == "POST":
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
@@ -175,7 +173,7 @@ async def create_response(request: Request, gateway: Gateway, principal: Princip
         queued = await gateway.jobs.submit(created)
         if created.stream:
             return _stream_response(gateway, gateway.jobs.follow(queued["id"], -1))
-        return JSONResponse(queued, headers={"openai-poll-after-ms": str(_poll_after())})
+        return JSONResponse(queued, headers={"openai-poll-after-ms": str(POLL_AFTER_MS)})
     if created.stream:
         stream = await gateway.open_stream(created)
         return _stream_response(gateway, gateway.events(created, stream), _notices(created))
@@ -186,12 +184,6 @@ async def create_response(request: Request, gateway: Gateway, principal: Princip
 def _notices(created: Created) -> dict[str, str]:
     """``x-polyresponses-dropped-tools``: the hosted tools left out of this request (comma separated)."""
     return {"x-polyresponses-dropped-tools": ",".join(created.dropped_tools)} if created.dropped_tools else {}
-
-
-def _poll_after() -> int:
-    from polyresponses.server._background import POLL_AFTER_MS
-
-    return POLL_AFTER_MS
 
 
 async def retrieve_response(request: Request, gateway: Gateway, principal: Principal) -> Response:
@@ -207,7 +199,7 @@ async def retrieve_response(request: Request, gateway: Gateway, principal: Princ
         after = _int_query(request, "starting_after", -1)
         return _stream_response(gateway, gateway.jobs.follow(ident, after))
     if job is not None:
-        headers = {"openai-poll-after-ms": str(_poll_after())} if job.active else {}
+        headers = {"openai-poll-after-ms": str(POLL_AFTER_MS)} if job.active else {}
         return JSONResponse(job.response, headers=headers)
     include = request.query_params.getlist("include") or request.query_params.getlist("include[]") or None
     response = await gateway.client(provider).responses.retrieve(ident, include=include)

@@ -29,6 +29,7 @@ from polyresponses.server._errors import GatewayError, as_gateway_error
 from polyresponses.server._gateway import api_shape, failed_events
 
 if TYPE_CHECKING:
+    from polyresponses.router._client import _Plan
     from polyresponses.server._gateway import Created, Gateway, Principal
     from polyresponses.server._ledger import Job
 
@@ -43,17 +44,17 @@ _TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "resp
 
 @dataclass(slots=True)
 class _Running:
-    """A job this process runs: its events so far (for live followers) and the task running it."""
+    """A job this process runs: the task running it, and a signal to wake its live followers.
+
+    The events themselves are read from the ledger, which has each one before followers are woken.
+    """
 
     id: str
-    events: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
-    done: bool = False
 
-    def publish(self, events: list[dict[str, Any]], done: bool = False) -> None:
-        self.events.extend(events)
-        self.done = self.done or done
+    def notify(self) -> None:
+        """Wake the followers waiting now; later ones wait on a fresh event."""
         self.changed.set()
         self.changed = asyncio.Event()
 
@@ -128,7 +129,7 @@ class Jobs:
         running.task = asyncio.create_task(self._run(running, created, queued, plan))
         return queued
 
-    async def _run(self, running: _Running, created: Created, queued: dict[str, Any], plan: Any) -> None:
+    async def _run(self, running: _Running, created: Created, queued: dict[str, Any], plan: _Plan) -> None:
         ledger = self.gateway.ledger
         sequence = -1
         last = queued
@@ -151,7 +152,7 @@ class Jobs:
                     )
                 if not written:
                     return  # a cancel won the race, or another process ended the job: it stays as it ended
-                running.publish([data], done=terminal)
+                running.notify()
                 if terminal:
                     return
             await self._end(running.id, "failed", "the upstream stream ended before its terminal event", sequence, last)
@@ -166,7 +167,7 @@ class Jobs:
             await self._end(running.id, "failed", failure.message, sequence, last, failure)
         finally:
             self._running.pop(running.id, None)
-            running.publish([], done=True)
+            running.notify()
 
     async def _end(
         self,
@@ -190,13 +191,11 @@ class Jobs:
         if status != "cancelled":  # the specs define no event for a cancel: the log just ends there
             failure = failure or GatewayError(500, message or "failed", "server_error", "server_error")
             events = failed_events(failure, sequence, response, None)
-            response = events[-1].get(
-                "response", {**response, "error": {"code": "server_error", "message": failure.message}}
-            )
+            response = events[-1]["response"]  # given a response, failed_events always ends with response.failed
         if await asyncio.to_thread(ledger.finish, ident, response, [(e["sequence_number"], e) for e in events]):
             running = self._running.get(ident)
             if running is not None:
-                running.publish(events, done=True)
+                running.notify()
 
     # read, follow, cancel
 
@@ -213,21 +212,16 @@ class Jobs:
         sent = after
         while True:
             running = self._running.get(ident)
-            waiter = running.changed if running is not None else None
-            logged = [event for event in await asyncio.to_thread(ledger.events, ident, sent)]
-            if running is not None:
-                logged += [event for event in running.events if event["sequence_number"] > sent and event not in logged]
-            for event in sorted(logged, key=lambda event: int(event["sequence_number"])):
-                if event["sequence_number"] <= sent:
-                    continue
+            waiter = running.changed if running is not None else None  # taken before reading: no missed wake-up
+            for event in await asyncio.to_thread(ledger.events, ident, sent):
                 sent = event["sequence_number"]
                 yield event
                 if event["type"] in _TERMINAL_EVENTS:
                     return
             job = await asyncio.to_thread(ledger.job, ident)
             if job is None or not job.active:
-                if not (await asyncio.to_thread(ledger.events, ident, sent)):
-                    return
+                if not await asyncio.to_thread(ledger.events, ident, sent):
+                    return  # ended (cancelled: the log just stops) and nothing left to send
                 continue
             if waiter is not None:
                 with contextlib.suppress(TimeoutError):

@@ -35,12 +35,23 @@ from polyresponses.server._ledger import Ledger
 from polyresponses.server._metrics import Metrics
 
 if TYPE_CHECKING:
+    from polyresponses.router._client import _Plan
     from polyresponses.router._emulated import LocalEndpoints
     from polyresponses.router._stream import AsyncStream
     from polyresponses.server._compaction import Sealer
     from polyresponses.types import Response
 
-__all__ = ["Created", "Gateway", "Principal"]
+__all__ = [
+    "ANONYMOUS",
+    "GATEWAY_ROW",
+    "Created",
+    "Gateway",
+    "Principal",
+    "api_shape",
+    "failed_events",
+    "ledger_path",
+    "this_machine_only",
+]
 
 log = logging.getLogger("polyresponses.server")
 
@@ -90,7 +101,7 @@ class Created:
     dropped_tools: list[str] = field(default_factory=list)
     """Hosted tools left out because the provider cannot run them (``drop_unsupported_hosted_tools``)."""
 
-    def _planned(self, plan: Any) -> Any:
+    def _planned(self, plan: _Plan) -> _Plan:
         """Note what the plan left out (the reply says so in a header; the log warns)."""
         if plan.tools is not None and plan.tools.dropped:
             self.dropped_tools = list(plan.tools.dropped)
@@ -343,7 +354,7 @@ class Gateway:
 
     # one create path
 
-    async def plan(self, created: Created, *, stream: bool, response_id: str | None = None) -> Any:
+    async def plan(self, created: Created, *, stream: bool, response_id: str | None = None) -> _Plan:
         """The router's plan for ``created`` (validation, capability checks, state, tools): everything that
         can refuse the request, before anything is sent or queued. In a worker thread when it reads the
         store (a chain, a conversation: it may wait for another process's write); inline otherwise, since
@@ -376,7 +387,7 @@ class Gateway:
         self._done(created, response, 200)
         return api_shape(to_reply(response))
 
-    async def open_stream(self, created: Created, plan: Any = None) -> AsyncStream[Response]:
+    async def open_stream(self, created: Created, plan: _Plan | None = None) -> AsyncStream[Response]:
         """Send a streamed create: status errors raise here, before anything is sent to the client."""
         plan = plan if plan is not None else await self.plan(created, stream=True)
         try:
@@ -415,9 +426,7 @@ class Gateway:
                         if stored:
                             await asyncio.to_thread(flush, self.store)
                 yield data
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # the router's errors, and anything else: never a broken stream
+        except Exception as error:  # the router's errors, and anything else (not a cancel): never a broken stream
             failure = as_gateway_error(error)
             if not isinstance(error, PolyresponsesError | OSError):
                 log.error("stream failed: %s", type(error).__name__)
@@ -477,6 +486,16 @@ class Gateway:
         from polyresponses.router._emulated import LocalEndpoints
 
         return LocalEndpoints(self.store, GATEWAY_ROW)
+
+
+def this_machine_only(host: str | None, origin: str | None) -> None:
+    """For a gateway with no keys, which trusts whoever reaches it: refuse a ``Host`` that is not a loopback
+    name (DNS rebinding) and an ``Origin`` that is not loopback (a browser page elsewhere; browsers send
+    it on every WebSocket handshake and cross-site request)."""
+    if not is_loopback((host or "").rsplit(":", 1)[0].strip("[]")):
+        raise GatewayError(403, "this gateway has no keys and answers only loopback hosts", code="forbidden_host")
+    if origin is not None and not is_loopback(urlsplit(origin).hostname or ""):
+        raise GatewayError(403, "this gateway has no keys and answers only this machine", code="forbidden_origin")
 
 
 def api_shape(response: dict[str, Any]) -> dict[str, Any]:
@@ -540,6 +559,3 @@ def _open(path: str) -> ResponseStore:
     store = open_store(path)
     assert store is not None  # a path or :memory: always opens a store
     return store
-
-
-__all__ += ["ANONYMOUS", "GATEWAY_ROW", "api_shape", "failed_events", "ledger_path", "is_loopback"]

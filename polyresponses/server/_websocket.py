@@ -26,14 +26,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from polyresponses.router._state import as_items, chain_items
-from polyresponses.server._config import is_loopback
 from polyresponses.server._errors import GatewayError, as_gateway_error
-from polyresponses.server._gateway import Created, Gateway, Principal
+from polyresponses.server._gateway import Created, Gateway, Principal, this_machine_only
 
 __all__ = ["responses_websocket"]
 
@@ -62,7 +60,7 @@ async def responses_websocket(websocket: WebSocket) -> None:
     gateway: Gateway = websocket.app.state.gateway
     try:
         if not gateway.config.keys:
-            _same_machine(websocket)
+            this_machine_only(websocket.headers.get("host"), websocket.headers.get("origin"))
         principal = gateway.authenticate(websocket.headers.get("authorization"), count=False)  # frames count
     except GatewayError:
         await websocket.close(code=1008)  # refused before the handshake completes: the client sees 403
@@ -103,16 +101,6 @@ async def responses_websocket(websocket: WebSocket) -> None:
             await _handle(gateway, websocket, connection, text)
     except WebSocketDisconnect:
         return
-
-
-def _same_machine(websocket: WebSocket) -> None:
-    """With no gateway keys: a loopback ``Host``, and no ``Origin`` but a loopback one (browsers send the
-    page's origin on every WebSocket handshake; a page elsewhere must not drive this server)."""
-    host = (websocket.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
-    origin = websocket.headers.get("origin")
-    origin_host = urlsplit(origin).hostname if origin else None
-    if not is_loopback(host) or (origin is not None and (origin_host is None or not is_loopback(origin_host))):
-        raise GatewayError(403, "this gateway has no keys and answers only this machine", code="forbidden_origin")
 
 
 async def _send(websocket: WebSocket, data: dict[str, Any]) -> None:

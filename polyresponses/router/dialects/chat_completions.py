@@ -90,8 +90,6 @@ _TRANSLATED = frozenset(
         "truncation",
         "top_logprobs",
         "service_tier",
-        "prompt_cache_key",
-        "client_metadata",
         "prompt_cache_retention",
         "max_tool_calls",
         "background",
@@ -100,6 +98,7 @@ _TRANSLATED = frozenset(
         "prompt",
         "context_management",
     }
+    | IGNORED_HINTS  # prompt_cache_key is sent where the endpoint has it (openai_extras)
 )
 
 
