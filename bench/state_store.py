@@ -30,7 +30,7 @@ from typing import Any
 
 from polyresponses import MemoryStore, ResponseStore, SQLiteStore, StoredConversation, StoredItem, StoredResponse
 from polyresponses.router._state import chain_items
-from polyresponses.router._store import defer, flush
+from polyresponses.store import defer, flush
 
 _OUTPUT = [
     {

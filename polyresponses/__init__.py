@@ -51,12 +51,12 @@ _LAZY: dict[str, str] = {
     "Capabilities": "polyresponses.router._providers",
     "providers": "polyresponses.router._providers",
     "function_tool": "polyresponses.router._tools",
-    "ResponseStore": "polyresponses.router._store",
-    "MemoryStore": "polyresponses.router._store",
-    "SQLiteStore": "polyresponses.router._store",
-    "StoredConversation": "polyresponses.router._store",
-    "StoredItem": "polyresponses.router._store",
-    "StoredResponse": "polyresponses.router._store",
+    "ResponseStore": "polyresponses.store",
+    "MemoryStore": "polyresponses.store",
+    "SQLiteStore": "polyresponses.store",
+    "StoredConversation": "polyresponses.store",
+    "StoredItem": "polyresponses.store",
+    "StoredResponse": "polyresponses.store",
     **dict.fromkeys(_ERRORS, "polyresponses.router._errors"),
 }
 
@@ -127,7 +127,7 @@ if TYPE_CHECKING:
     )
     from polyresponses.router._providers import Capabilities, Provider, providers
     from polyresponses.router._response import ParsedResponse, reasoning_text
-    from polyresponses.router._store import (
+    from polyresponses.store import (
         MemoryStore,
         ResponseStore,
         SQLiteStore,

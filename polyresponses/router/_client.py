@@ -34,7 +34,7 @@ from polyresponses.router._params import CreateParams
 from polyresponses.router._providers import with_dialect
 from polyresponses.router._response import ParsedResponse, finalise
 from polyresponses.router._state import Recorder, not_found, prepare
-from polyresponses.router._store import ResponseStore, open_store
+from polyresponses.store import ResponseStore, open_store
 from polyresponses.router._stream import AsyncStream, Stream, _Call
 from polyresponses.router._tool_policy import HostedTools, ToolPolicy
 from polyresponses.router._wire import to_wire, validate_as
@@ -134,7 +134,7 @@ class _Base:
         self.hosted_tools: HostedTools = hosted_tools
         """``"drop"``: leave out offered hosted tools the provider cannot run (see ``_tool_policy``)."""
         self.store: ResponseStore | None = open_store(store)
-        """Where responses are recorded and chains rebuilt (see :mod:`polyresponses.router._store`)."""
+        """Where responses are recorded and chains rebuilt (see :mod:`polyresponses.store`)."""
         self._local = None if self.store is None else LocalEndpoints(self.store, self.provider)
         base_url, headers, secret = resolve_target_parts(self.provider, api_key, api_base)
         headers.update(default_headers or {})

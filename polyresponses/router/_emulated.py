@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from polyresponses.router._errors import InvalidRequestError
 from polyresponses.router._providers import Endpoint, Provider
 from polyresponses.router._state import context_items, item_id, not_found
-from polyresponses.router._store import (
+from polyresponses.store import (
     ResponseStore,
     StoredConversation,
     StoredItem,

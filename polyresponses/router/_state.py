@@ -15,7 +15,7 @@ The rules (Responses API reference, "Create a model response" and "Conversation 
 Everything here is synchronous and talks only to a :class:`ResponseStore`, so the logic exists once
 for both shells. Planning (:func:`prepare`) does point reads inline; the async client runs the
 writes where the store is the only copy in a worker thread, and mirror copies of responses a
-provider keeps itself are batched in memory (:func:`polyresponses.router._store.defer`).
+provider keeps itself are batched in memory (:func:`polyresponses.store.defer`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from polyresponses.router._errors import InvalidRequestError, NotFoundError
-from polyresponses.router._store import ResponseStore, StoredItem, StoredResponse, defer, flush
+from polyresponses.store import ResponseStore, StoredItem, StoredResponse, defer, flush
 
 if TYPE_CHECKING:
     from polyresponses.router._providers import Provider

@@ -27,7 +27,7 @@ from polyresponses.router._client import AsyncClient
 from polyresponses.router._errors import APIError, MissingAPIKeyError, PolyresponsesError
 from polyresponses.router._model_string import parse_model_string
 from polyresponses.router._providers import PROVIDERS, Capabilities, Provider
-from polyresponses.router._store import ResponseStore, default_store_path, flush, open_store
+from polyresponses.store import ResponseStore, default_store_path, flush, open_store
 from polyresponses.router._wire import to_reply
 from polyresponses.server._config import GatewayConfig, GatewayKey, is_loopback, key_digest
 from polyresponses.server._errors import GatewayError, as_gateway_error, not_found

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from polyresponses import MemoryStore, ResponseStore, SQLiteStore, StoredConversation, StoredItem, StoredResponse
-from polyresponses.router._store import STORE_ENV, default_store_path, open_store
+from polyresponses.store import STORE_ENV, default_store_path, open_store
 
 
 @pytest.fixture(params=["memory", "sqlite"])

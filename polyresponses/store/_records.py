@@ -1,0 +1,164 @@
+"""The store's records and interface: plain wire JSON, so a backend is a class and nothing else."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, cast, runtime_checkable
+
+__all__ = [
+    "Order",
+    "ResponseStore",
+    "StoredConversation",
+    "StoredItem",
+    "StoredResponse",
+    "dumps",
+    "loads_object",
+    "paginate",
+]
+
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """One item (wire JSON) with the id it is listed under and the provider that produced it.
+
+    ``item`` is kept exactly as it was given or returned: replaying it must send what was sent.
+    ``provider`` is ``None`` for items the caller wrote; ``position`` is set by the store.
+    """
+
+    id: str
+    item: dict[str, Any]
+    provider: str | None = None
+    position: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """A recorded response and where it sits in its chain."""
+
+    id: str
+    provider: str
+    """The provider row that produced it (its items replay natively there)."""
+    native: bool
+    """The provider keeps it too, so that provider's own ``previous_response_id`` can point at it."""
+    body: str
+    """The ``Response`` as JSON text: kept as text, since a provider's reply can be stored as it came."""
+    created_at: int = field(default_factory=lambda: int(time.time()))
+    previous_response_id: str | None = None
+    conversation_id: str | None = None
+    conversation_position: int | None = None
+    """How many items the conversation held when this response was asked for: its context prefix."""
+
+    @property
+    def response(self) -> dict[str, Any]:
+        """The ``Response`` as a JSON object."""
+        return loads_object(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    """An emulated conversation (``ConversationResource`` without its ``object`` tag)."""
+
+    id: str
+    metadata: dict[str, str] = field(default_factory=dict[str, str])
+    created_at: int = field(default_factory=lambda: int(time.time()))
+
+
+@runtime_checkable
+class ResponseStore(Protocol):
+    """What the router needs from a store. Every method is one atomic operation.
+
+    Methods return ``None`` (or ``False``) for an unknown id instead of raising: the router turns
+    that into its own ``NotFoundError`` naming the provider and what was asked for.
+    """
+
+    def save_response(
+        self,
+        record: StoredResponse,
+        input_items: Sequence[StoredItem],
+        conversation_items: Sequence[StoredItem] = (),
+    ) -> bool:
+        """Record ``record`` with its input items; append ``conversation_items`` to its conversation.
+
+        All or nothing. ``False`` (nothing written) when the record names a conversation that no
+        longer exists. A record with an id already stored replaces it.
+        """
+        ...
+
+    def save_responses(self, turns: Sequence[tuple[StoredResponse, Sequence[StoredItem]]]) -> None:
+        """Record several responses with their input items, all in one transaction (conversations untouched)."""
+        ...
+
+    def get_response(self, response_id: str) -> StoredResponse | None: ...
+
+    def delete_response(self, response_id: str) -> bool:
+        """Delete a response and its input items; ``False`` if it was not stored."""
+        ...
+
+    def input_items(self, response_id: str) -> list[StoredItem] | None:
+        """All input items of a response in the order given; ``None`` if it is not stored."""
+        ...
+
+    def create_conversation(self, conversation: StoredConversation, items: Sequence[StoredItem]) -> None: ...
+
+    def get_conversation(self, conversation_id: str) -> StoredConversation | None: ...
+
+    def update_conversation(self, conversation_id: str, metadata: Mapping[str, str]) -> StoredConversation | None:
+        """Replace the metadata; ``None`` if the conversation is not stored."""
+        ...
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        """Delete a conversation and its items (responses made in it stay)."""
+        ...
+
+    def add_conversation_items(self, conversation_id: str, items: Sequence[StoredItem]) -> list[StoredItem] | None:
+        """Append items; the stored items (positions set), or ``None`` if the conversation is not stored."""
+        ...
+
+    def conversation_items(self, conversation_id: str, *, before: int | None = None) -> list[StoredItem] | None:
+        """All items of a conversation in order (only positions below ``before`` when given)."""
+        ...
+
+    def get_item(self, owner: str, item_id: str) -> StoredItem | None:
+        """One item of a response's input or of a conversation, by its id."""
+        ...
+
+    def delete_conversation_item(self, conversation_id: str, item_id: str) -> bool: ...
+
+    def page(self, owner: str, *, after: str | None, limit: int, order: Order) -> tuple[list[StoredItem], bool] | None:
+        """One page of a response's input items or a conversation's items: ``(items, has_more)``.
+
+        ``after`` is an item id (the spec's cursor); an unknown ``after`` gives an empty page.
+        ``None`` when ``owner`` is not stored.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+def paginate(
+    items: Sequence[StoredItem], *, after: str | None, limit: int, order: Order
+) -> tuple[list[StoredItem], bool]:
+    """One page of ``items`` (oldest first) by the spec's cursor rules: ``(page, has_more)``.
+
+    ``order="desc"`` starts from the newest; ``after`` is the id of the item before the page (an
+    unknown id gives an empty page).
+    """
+    ordered = list(items) if order == "asc" else list(reversed(items))
+    if after is not None:
+        index = next((i for i, item in enumerate(ordered) if item.id == after), None)
+        ordered = [] if index is None else ordered[index + 1 :]
+    return ordered[:limit], len(ordered) > limit
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text, as every backend stores it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads_object(text: str) -> dict[str, Any]:
+    return cast("dict[str, Any]", json.loads(text))
