@@ -127,6 +127,8 @@ if TYPE_CHECKING:
     )
     from polyresponses.router._providers import Capabilities, Provider, providers
     from polyresponses.router._response import ParsedResponse, reasoning_text
+    from polyresponses.router._stream import AsyncStream, Stream
+    from polyresponses.router._tools import function_tool
     from polyresponses.store import (
         MemoryStore,
         ResponseStore,
@@ -135,8 +137,6 @@ if TYPE_CHECKING:
         StoredItem,
         StoredResponse,
     )
-    from polyresponses.router._stream import AsyncStream, Stream
-    from polyresponses.router._tools import function_tool
 
 
 def __getattr__(name: str) -> Any:

@@ -6,6 +6,8 @@ text is printed as it arrives with ``--stream``; ``--json`` prints the final typ
 across invocations); the id of each answer is printed on stderr.
 ``polyresponses types [--sse FILE]`` prints what the canonical types cover.
 ``polyresponses serve [--config gateway.toml] [--host H] [--port N]`` runs the gateway (``[server]`` extra).
+``polyresponses store migrate [URL]`` creates or upgrades a PostgreSQL store's schema (``[postgres]`` extra);
+``polyresponses store version [URL]`` prints it. URL defaults to ``$POLYRESPONSES_STORE``.
 """
 
 from __future__ import annotations
@@ -142,10 +144,43 @@ def _serve(argv: list[str]) -> int:
     return 0
 
 
+def _store(argv: list[str]) -> int:
+    import os
+
+    parser = argparse.ArgumentParser(
+        prog="polyresponses store",
+        description="Manage a PostgreSQL response store's schema. Run 'migrate' once per upgrade, before the "
+        "new version's replicas start (they refuse a schema they do not know); a SQLite store needs nothing.",
+    )
+    parser.add_argument("action", choices=("migrate", "version"))
+    parser.add_argument("url", nargs="?", help="postgresql://user:password@host/db (default: $POLYRESPONSES_STORE)")
+    args = parser.parse_args(argv)
+    url = args.url or os.environ.get("POLYRESPONSES_STORE", "")
+    from polyresponses.router._errors import PolyresponsesError
+    from polyresponses.store._postgres import SCHEMA_VERSION, is_postgres_url, migrate, read_version, redact_url
+
+    if not is_postgres_url(url):
+        print("polyresponses store: give a postgresql:// URL (or set POLYRESPONSES_STORE to one)", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "version":
+            print(f"{redact_url(url)}: schema version {read_version(url)} (this polyresponses: {SCHEMA_VERSION})")
+            return 0
+        before, after = migrate(url)
+    except (ImportError, RuntimeError, PolyresponsesError) as error:
+        print(f"polyresponses store: {error}", file=sys.stderr)
+        return 1
+    state = "up to date" if before == after else f"migrated from version {before}"
+    print(f"{redact_url(url)}: schema version {after} ({state})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:
         return _serve(argv[1:])
+    if argv[:1] == ["store"]:
+        return _store(argv[1:])
     if argv[:1] == ["types"]:
         types_parser = argparse.ArgumentParser(
             prog="polyresponses types", description="Summarise the canonical types; optionally validate a stream."

@@ -34,12 +34,12 @@ from polyresponses.router._params import CreateParams
 from polyresponses.router._providers import with_dialect
 from polyresponses.router._response import ParsedResponse, finalise
 from polyresponses.router._state import Recorder, not_found, prepare
-from polyresponses.store import ResponseStore, open_store
 from polyresponses.router._stream import AsyncStream, Stream, _Call
 from polyresponses.router._tool_policy import HostedTools, ToolPolicy
 from polyresponses.router._wire import to_wire, validate_as
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 from polyresponses.router.dialects import openai_responses as dialect
+from polyresponses.store import ResponseStore, open_store
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from polyresponses.router._errors import InvalidRequestError
 from polyresponses.router._providers import Endpoint, Provider
 from polyresponses.router._state import context_items, item_id, not_found
+from polyresponses.router.dialects.openai_responses import conversation_item_adapter
 from polyresponses.store import (
     ResponseStore,
     StoredConversation,
@@ -24,7 +25,6 @@ from polyresponses.store import (
     flush,
     paginate,
 )
-from polyresponses.router.dialects.openai_responses import conversation_item_adapter
 
 if TYPE_CHECKING:
     from polyresponses.types import (

@@ -51,7 +51,7 @@ def _guarded(handler: Handler, *, authenticated: bool = True) -> Callable[[Reque
         try:
             if not gateway.config.keys:
                 _loopback_only(request)
-            principal = gateway.authenticate(request.headers.get("authorization")) if authenticated else Principal("-")
+            principal = await gateway.admit(request.headers.get("authorization")) if authenticated else Principal("-")
             return await handler(request, gateway, principal)
         except Exception as error:
             failure = as_gateway_error(error)

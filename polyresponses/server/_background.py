@@ -7,10 +7,25 @@ after ``N`` and then follows live; ``POST /v1/responses/{id}/cancel`` ends it ``
 gives that to every provider by running the request as a stream itself, whatever the provider
 supports, and keeping each event in the ledger with its ``sequence_number``.
 
-Durability: the job row holds a lease that this process renews; a job whose lease ran out (the
-process died, or was killed mid-job) is ended ``failed`` with a clear error by whichever gateway
-process sharing the store notices first, so nothing stays ``in_progress`` forever. Cancel and
-completion race safely: the ledger ends a job only while it is active, so exactly one wins.
+Across processes and replicas (every one sharing the store: a SQLite file on one host, or one
+PostgreSQL database), the protocol is:
+
+- **claim**: the replica that accepts the request creates the job already claimed by itself
+  (``runner``) with a lease of :data:`LEASE_SECONDS`, in the transaction that records its owner;
+- **lease**: the runner renews the leases of all its jobs every ``LEASE_SECONDS / 5``; a job whose
+  lease ran out (its process died, or was killed mid-job) is claimed by exactly one other replica
+  (``FOR UPDATE SKIP LOCKED``) and ended ``failed`` with a clear error, so nothing stays
+  ``in_progress`` forever;
+- **cancel**: any replica sets the job's cancel flag; the runner sees it at once through the
+  database's notification (PostgreSQL) or within :data:`CANCEL_CHECK_SECONDS` (its own check), stops
+  the upstream call and ends the job ``cancelled``; the replica that asked waits for that, and ends
+  the job itself if the runner does not within three leases;
+- **end**: the ledger ends a job only while it is active (and, for the runner, only while it still
+  holds it), so of a completion and a cancel racing exactly one wins, and a runner that lost its job
+  to a sweeper cannot revive it;
+- **follow**: events are appended to the job's log before anyone is woken; followers on the runner's
+  replica wake at once, followers elsewhere on the database's notification (PostgreSQL) or by
+  reading the log every 0.25 s (SQLite, one host).
 """
 
 from __future__ import annotations
@@ -31,32 +46,46 @@ from polyresponses.server._gateway import api_shape, failed_events
 if TYPE_CHECKING:
     from polyresponses.router._client import _Plan
     from polyresponses.server._gateway import Created, Gateway, Principal
-    from polyresponses.server._ledger import Job
+    from polyresponses.server.ledger import Job
+    from polyresponses.server.ledger._postgres import Listener
 
 __all__ = ["Jobs"]
 
 LEASE_SECONDS = 10.0
 """How long a job stays claimed without a renewal; renewed every ``LEASE_SECONDS / 5``."""
+CANCEL_CHECK_SECONDS = 0.5
+"""How often the runner reads its jobs' cancel flags (a cancel asked on any replica stops the job within it)."""
 POLL_AFTER_MS = 500
 """Sent as ``openai-poll-after-ms`` on replies about a running job (openai-agents-python honours it)."""
 _TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
 @dataclass(slots=True)
-class _Running:
-    """A job this process runs: the task running it, and a signal to wake its live followers.
+class _Signal:
+    """Wakes the followers of one job when its log grows or it ends.
 
     The events themselves are read from the ledger, which has each one before followers are woken.
     """
 
-    id: str
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
+    followers: int = 0
 
     def notify(self) -> None:
         """Wake the followers waiting now; later ones wait on a fresh event."""
         self.changed.set()
         self.changed = asyncio.Event()
+
+
+@dataclass(slots=True)
+class _Running:
+    """A job this process runs: the task running it, and its followers' signal."""
+
+    id: str
+    signal: _Signal = field(default_factory=_Signal)
+    task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        self.signal.notify()
 
 
 class Jobs:
@@ -66,16 +95,41 @@ class Jobs:
         self.gateway = gateway
         self.runner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._running: dict[str, _Running] = {}
+        self._watched: dict[str, _Signal] = {}
+        """Signals of jobs followed here but run by another process (woken by the database's notifications)."""
         self._keeper: asyncio.Task[None] | None = None
+        self._listener: Listener | None = None
         self._stopping = False
 
     async def start(self) -> None:
         await self._sweep()
+        ledger = self.gateway.ledger
+        if ledger.listens:
+            from polyresponses.server.ledger._postgres import Listener
+
+            self._listener = Listener(self.gateway.store_location, self._deliver)
+            self._listener.start()
         self._keeper = asyncio.create_task(self._keep())
+
+    def _deliver(self, kind: str, ident: str) -> None:
+        """A notification from the database: ``e`` (job ``ident`` changed), ``c`` (cancel asked), ``*``
+        (the listener reconnected: anything may have changed)."""
+        if kind == "*":
+            for signal in [*self._watched.values(), *(running.signal for running in self._running.values())]:
+                signal.notify()
+            return
+        running = self._running.get(ident)
+        if kind == "c" and running is not None and running.task is not None:
+            running.task.cancel()
+        watched = self._watched.get(ident)
+        if watched is not None:
+            watched.notify()
 
     async def stop(self) -> None:
         """Stop renewing; jobs still running end ``failed`` (this process is going away)."""
         self._stopping = True
+        if self._listener is not None:
+            await self._listener.stop()
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -89,24 +143,28 @@ class Jobs:
             await self._end(running.id, "failed", "the gateway stopped while this background response was running")
 
     async def _keep(self) -> None:
-        """Renew this process's leases, see cancels asked on other processes, end jobs whose runner died."""
+        """Renew this process's leases, stop jobs cancelled or ended elsewhere, end jobs whose runner died."""
         ledger = self.gateway.ledger
+        ticks = 0
         while True:
-            await asyncio.sleep(LEASE_SECONDS / 5)
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(ledger.renew, self.runner, LEASE_SECONDS)
-                for ident, running in list(self._running.items()):
-                    job = await asyncio.to_thread(ledger.job, ident)
-                    ended = job is None or not job.active or job.runner != self.runner  # by another process
-                    if (ended or (job is not None and job.cancel_requested)) and running.task is not None:
-                        running.task.cancel()
-                await self._sweep()
+            await asyncio.sleep(CANCEL_CHECK_SECONDS)
+            ticks += 1
+            with contextlib.suppress(Exception):  # the database is away: try again at the next tick
+                if self._running:
+                    stopped = await asyncio.to_thread(ledger.stopped, self.runner, list(self._running))
+                    for ident in stopped:
+                        running = self._running.get(ident)
+                        if running is not None and running.task is not None:
+                            running.task.cancel()
+                if ticks % round(LEASE_SECONDS / 5 / CANCEL_CHECK_SECONDS) == 0:
+                    await asyncio.to_thread(ledger.renew, self.runner, LEASE_SECONDS)
+                    await self._sweep()
 
     async def _sweep(self) -> None:
+        """End the jobs whose runner died (claimed here first, so exactly one process ends each)."""
         ledger = self.gateway.ledger
-        for job in await asyncio.to_thread(ledger.expired):
-            if job.runner != self.runner:
-                await self._end(job.id, "failed", "the gateway process running this background response stopped")
+        for job in await asyncio.to_thread(ledger.claim_expired, self.runner, LEASE_SECONDS):
+            await self._end(job.id, "failed", "the gateway process running this background response stopped")
 
     # create
 
@@ -209,25 +267,45 @@ class Jobs:
     async def follow(self, ident: str, after: int) -> AsyncIterator[dict[str, Any]]:
         """Events after sequence number ``after``: the log first, then live until the terminal event."""
         ledger = self.gateway.ledger
-        sent = after
-        while True:
-            running = self._running.get(ident)
-            waiter = running.changed if running is not None else None  # taken before reading: no missed wake-up
-            for event in await asyncio.to_thread(ledger.events, ident, sent):
-                sent = event["sequence_number"]
-                yield event
-                if event["type"] in _TERMINAL_EVENTS:
-                    return
-            job = await asyncio.to_thread(ledger.job, ident)
-            if job is None or not job.active:
-                if not await asyncio.to_thread(ledger.events, ident, sent):
-                    return  # ended (cancelled: the log just stops) and nothing left to send
-                continue
-            if waiter is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.wait(), LEASE_SECONDS / 5)
-            else:
-                await asyncio.sleep(0.25)  # run by another process sharing the store: read its log
+        watched = self._watch(ident)
+        try:
+            sent = after
+            while True:
+                running = self._running.get(ident)
+                signal = running.signal if running is not None else watched
+                waiter = signal.changed if signal is not None else None  # taken before reading: no missed wake-up
+                for event in await asyncio.to_thread(ledger.events, ident, sent):
+                    sent = event["sequence_number"]
+                    yield event
+                    if event["type"] in _TERMINAL_EVENTS:
+                        return
+                job = await asyncio.to_thread(ledger.job, ident)
+                if job is None or not job.active:
+                    if not await asyncio.to_thread(ledger.events, ident, sent):
+                        return  # ended (cancelled: the log just stops) and nothing left to send
+                    continue
+                if waiter is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(waiter.wait(), LEASE_SECONDS / 5)
+                else:
+                    await asyncio.sleep(0.25)  # run by another process on this host (SQLite): read its log
+        finally:
+            self._unwatch(ident)
+
+    def _watch(self, ident: str) -> _Signal | None:
+        """A signal for a job followed here, woken by the database's notifications (``None`` without them)."""
+        if not self.gateway.ledger.listens:
+            return None
+        signal = self._watched.setdefault(ident, _Signal())
+        signal.followers += 1
+        return signal
+
+    def _unwatch(self, ident: str) -> None:
+        signal = self._watched.get(ident)
+        if signal is not None:
+            signal.followers -= 1
+            if signal.followers <= 0:
+                del self._watched[ident]
 
     async def cancel(self, job: Job) -> dict[str, Any]:
         """Stop the job wherever it runs; the response as it ended (idempotent on an ended job)."""
@@ -239,13 +317,22 @@ class Jobs:
         if running is not None and running.task is not None:
             running.task.cancel()
         deadline = time.monotonic() + 3 * LEASE_SECONDS
-        while time.monotonic() < deadline:
-            current = await asyncio.to_thread(ledger.job, job.id)
-            if current is None:
-                break
-            if not current.active:
-                return current.response
-            await asyncio.sleep(0.05)
+        signal = self._watch(job.id)
+        try:
+            while time.monotonic() < deadline:
+                waiter = signal.changed if signal is not None else None
+                current = await asyncio.to_thread(ledger.job, job.id)
+                if current is None:
+                    break
+                if not current.active:
+                    return current.response
+                if waiter is not None:  # the runner's end arrives as a notification
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(waiter.wait(), CANCEL_CHECK_SECONDS)
+                else:
+                    await asyncio.sleep(0.05)
+        finally:
+            self._unwatch(job.id)
         await self._end(job.id, "cancelled", None)
         current = await asyncio.to_thread(ledger.job, job.id)
         return current.response if current is not None else job.response

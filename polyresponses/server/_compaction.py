@@ -23,6 +23,7 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,15 @@ class Sealer:
                 raise ValueError(f"{SECRET_ENV} must be 64 hex digits (32 bytes)") from None
         if store_path == ":memory:":
             return cls(secrets.token_bytes(32))
+        if store_path.startswith(("postgresql://", "postgres://")):
+            # A file beside the store is one machine's; replicas over one database must share the secret.
+            raise GatewayError(
+                500,
+                f"compaction by summary on a gateway over PostgreSQL needs {SECRET_ENV} (64 hex digits), "
+                "the same on every replica",
+                "server_error",
+                "secret_not_configured",
+            )
         path = Path(store_path).with_name("gateway-secret.key")
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,8 +112,13 @@ class Sealer:
             return None
 
 
-def open_compactions(sealer: Sealer, owner: str, items: Any) -> Any:
-    """``items`` with every gateway-sealed ``compaction`` item replaced by its summary as a message."""
+def open_compactions(sealer: Sealer, owner: str, items: Any, known_key: Callable[[str], bool] | None = None) -> Any:
+    """``items`` with every gateway-sealed ``compaction`` item replaced by its summary as a message.
+
+    An item this secret cannot open is answered as missing (404: another key's item looks like no item),
+    except when ``known_key`` says its key id sealed items on this deployment: then a replica runs with
+    another secret, which the operator must hear about (it names no owner, only the key id).
+    """
     if not isinstance(items, list):
         return items
     out: list[Any] = []
@@ -113,6 +128,15 @@ def open_compactions(sealer: Sealer, owner: str, items: Any) -> Any:
             out.append(item)
             continue
         summary = sealer.open(content, owner)
+        key_id = content[len(PREFIX) :].partition(".")[0]
+        if summary is None and key_id != sealer.key_id and known_key is not None and known_key(key_id):
+            raise GatewayError(
+                500,
+                f"compaction item at input[{index}] was sealed under gateway key id {key_id!r}, and this replica "
+                f"holds {sealer.key_id!r}: every replica needs the same {SECRET_ENV}",
+                "server_error",
+                "secret_mismatch",
+            )
         if summary is None:
             raise GatewayError(
                 404, f"compaction item at input[{index}] not found", "not_found", "not_found", f"input[{index}]"
@@ -153,7 +177,9 @@ async def compact(gateway: Gateway, principal: Principal, body: Any) -> dict[str
     summary = response.output_text or ""
     if not summary.strip():
         raise GatewayError(502, "the model returned an empty summary", "model_error", "empty_summary")
-    sealed = await asyncio.to_thread(gateway.sealer.seal, summary, principal.owner)
+    sealer = gateway.sealer
+    sealed = await asyncio.to_thread(sealer.seal, summary, principal.owner)
+    await asyncio.to_thread(gateway.ledger.register_key, sealer.key_id)
     usage = (
         to_reply(response.usage)
         if response.usage is not None

@@ -26,6 +26,7 @@ from polyresponses.router._errors import (
     StreamError,
     UnsupportedFeatureError,
 )
+from polyresponses.store._postgres import StoreUnavailableError
 
 __all__ = ["GatewayError", "as_gateway_error", "not_found"]
 
@@ -109,6 +110,15 @@ def as_gateway_error(error: BaseException) -> GatewayError:
             return GatewayError(502, str(error), "model_error", "upstream_invalid_reply")
         case StreamError():
             return GatewayError(502, str(error), "model_error", "upstream_stream_error")
+        case StoreUnavailableError():
+            log.warning("%s", error)
+            return GatewayError(
+                503,
+                "the gateway's store is unavailable; retry shortly",
+                "server_error",
+                "store_unavailable",
+                headers={"Retry-After": "1"},
+            )
         case APIError() | PolyresponsesError():
             return GatewayError(500, str(error), "model_error", None)
         case _:

@@ -17,7 +17,6 @@ import logging
 import os
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,12 +26,12 @@ from polyresponses.router._client import AsyncClient
 from polyresponses.router._errors import APIError, MissingAPIKeyError, PolyresponsesError
 from polyresponses.router._model_string import parse_model_string
 from polyresponses.router._providers import PROVIDERS, Capabilities, Provider
-from polyresponses.store import ResponseStore, default_store_path, flush, open_store
 from polyresponses.router._wire import to_reply
 from polyresponses.server._config import GatewayConfig, GatewayKey, is_loopback, key_digest
 from polyresponses.server._errors import GatewayError, as_gateway_error, not_found
-from polyresponses.server._ledger import Ledger
 from polyresponses.server._metrics import Metrics
+from polyresponses.server.ledger import Ledger, open_ledger
+from polyresponses.store import ResponseStore, default_store_path, flush, open_store
 
 if TYPE_CHECKING:
     from polyresponses.router._client import _Plan
@@ -111,34 +110,9 @@ class Created:
         return plan
 
 
-class _RateLimiter:
-    """Requests per minute per gateway key, a sliding window in this process."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._hits: dict[str, deque[float]] = {}
-
-    def check(self, owner: str) -> None:
-        if self.per_minute <= 0:
-            return
-        now = time.monotonic()
-        hits = self._hits.setdefault(owner, deque())
-        while hits and hits[0] <= now - 60.0:
-            hits.popleft()
-        if len(hits) >= self.per_minute:
-            retry_after = max(1, int(hits[0] + 60.0 - now) + 1)
-            raise GatewayError(
-                429,
-                f"rate limit of {self.per_minute} requests per minute reached for this key",
-                "too_many_requests",
-                "rate_limit_exceeded",
-                headers={"Retry-After": str(retry_after)},
-            )
-        hits.append(now)
-
-
 def ledger_path(config: GatewayConfig, environ: Mapping[str, str]) -> str:
-    """Where the gateway's own tables live: the response store's file (``:memory:`` stays in memory)."""
+    """Where the gateway keeps its state: the response store's file or database (``:memory:`` stays in
+    memory); the ledger's tables live beside the store's."""
     setting = config.store or environ.get("POLYRESPONSES_STORE") or ""
     if setting == ":memory:":
         return ":memory:"
@@ -152,12 +126,11 @@ class Gateway:
         self.config = config
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         path = ledger_path(config, self.environ)
+        self.store_location = path
         self.store: ResponseStore = _open(path)
-        self.ledger = Ledger(path)
+        self.ledger: Ledger = open_ledger(path, self.store)
         self.metrics = Metrics()
         self._clients: dict[tuple[str, str | None], AsyncClient] = {}
-        self._limiter = _RateLimiter(config.requests_per_minute)
-        self._ledger_path = path
         self._sealer: Sealer | None = None
         from polyresponses.server._background import Jobs
 
@@ -169,10 +142,13 @@ class Gateway:
         if self._sealer is None:
             from polyresponses.server._compaction import Sealer
 
-            self._sealer = Sealer.for_store(self._ledger_path, self.environ)
+            self._sealer = Sealer.for_store(self.store_location, self.environ)
         return self._sealer
 
     async def start(self) -> None:
+        """Check the store (its schema: a database this version does not know is refused here, before the
+        gateway listens), then start the background jobs' lease keeper."""
+        await asyncio.to_thread(self.ledger.ping)
         await self.jobs.start()
 
     async def aclose(self) -> None:
@@ -184,7 +160,13 @@ class Gateway:
 
     # who is asking
 
-    def authenticate(self, authorization: str | None, *, count: bool = True) -> Principal:
+    async def admit(self, authorization: str | None) -> Principal:
+        """:meth:`authenticate`, then count the request against the key's rate limit."""
+        principal = self.authenticate(authorization)
+        await self.check_rate(principal)
+        return principal
+
+    def authenticate(self, authorization: str | None) -> Principal:
         """The caller from ``Authorization: Bearer <key>``; with no keys configured, everyone is one owner."""
         keys = self.config.keys
         if not keys:
@@ -200,13 +182,23 @@ class Gateway:
             if match is None:
                 raise GatewayError(401, "invalid gateway key", "invalid_request", "invalid_api_key")
             principal = Principal(match.name, match)
-        if count:
-            self.check_rate(principal)
         return principal
 
-    def check_rate(self, principal: Principal) -> None:
-        """Count one request against the key's ``requests_per_minute`` (429 past it)."""
-        self._limiter.check(principal.owner)
+    async def check_rate(self, principal: Principal) -> None:
+        """Count one request against the key's ``requests_per_minute`` (429 past it), in the ledger: every
+        process and replica sharing the store counts against the one limit."""
+        per_minute = self.config.requests_per_minute
+        if per_minute <= 0:
+            return
+        retry_after = await asyncio.to_thread(self.ledger.count_request, principal.owner, per_minute)
+        if retry_after is not None:
+            raise GatewayError(
+                429,
+                f"rate limit of {per_minute} requests per minute reached for this key",
+                "too_many_requests",
+                "rate_limit_exceeded",
+                headers={"Retry-After": str(retry_after)},
+            )
 
     # which provider answers
 
@@ -336,7 +328,9 @@ class Gateway:
         if _has_sealed_compaction(params.get("input")):
             from polyresponses.server._compaction import open_compactions
 
-            params["input"] = open_compactions(self.sealer, principal.owner, params["input"])
+            params["input"] = await asyncio.to_thread(
+                open_compactions, self.sealer, principal.owner, params["input"], self.ledger.known_key
+            )
         if (previous := params.get("previous_response_id")) is not None:
             await self.check_owned(principal, "response", previous, "previous_response_id")
         if (conversation := params.get("conversation")) is not None:

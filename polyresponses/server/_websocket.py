@@ -61,7 +61,7 @@ async def responses_websocket(websocket: WebSocket) -> None:
     try:
         if not gateway.config.keys:
             this_machine_only(websocket.headers.get("host"), websocket.headers.get("origin"))
-        principal = gateway.authenticate(websocket.headers.get("authorization"), count=False)  # frames count
+        principal = gateway.authenticate(websocket.headers.get("authorization"))  # frames count
     except GatewayError:
         await websocket.close(code=1008)  # refused before the handshake completes: the client sees 403
         return
@@ -112,7 +112,7 @@ async def _handle(gateway: Gateway, websocket: WebSocket, connection: _Connectio
     """One ``response.create`` frame, answered by its events (or one error frame)."""
     previous: str | None = None
     try:
-        gateway.check_rate(connection.principal)  # every response counts, whatever the transport
+        await gateway.check_rate(connection.principal)  # every response counts, whatever the transport
         try:
             frame = json.loads(text)
         except ValueError as error:

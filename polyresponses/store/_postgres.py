@@ -50,6 +50,7 @@ __all__ = [
     "StoreUnavailableError",
     "is_postgres_url",
     "migrate",
+    "read_version",
     "redact_url",
 ]
 
@@ -114,11 +115,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (id, seq)
     );
     CREATE TABLE polyresponses.gateway_rate (
-        owner        text NOT NULL,
-        window_start bigint NOT NULL,               -- unix minute
-        hits         integer NOT NULL,
-        PRIMARY KEY (owner, window_start)
+        owner text NOT NULL,
+        at    double precision NOT NULL              -- unix seconds of one request
     );
+    CREATE INDEX gateway_rate_by_owner ON polyresponses.gateway_rate (owner, at);
     CREATE TABLE polyresponses.gateway_sealing_keys (
         key_id     text PRIMARY KEY,
         created_at bigint NOT NULL
@@ -179,6 +179,13 @@ def schema_version(connection: psycopg.Connection[Any]) -> int:
         return 0
     row = connection.execute("SELECT value FROM polyresponses.meta WHERE key = 'schema_version'").fetchone()
     return 0 if row is None else int(row[0])
+
+
+def read_version(url: str) -> int:
+    """The schema version of the database at ``url`` (0: none yet)."""
+    psycopg, _ = _driver()
+    with translated(url), psycopg.connect(url) as connection:
+        return schema_version(connection)
 
 
 def migrate(url: str, target: int = SCHEMA_VERSION) -> tuple[int, int]:

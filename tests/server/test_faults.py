@@ -91,5 +91,5 @@ def test_abrupt_client_disconnect_mid_body_leaves_nothing(upstream: LoopbackServ
             )
         time.sleep(0.3)
         assert upstream.attempts == 0
-        assert gateway.gateway.ledger._db.execute("SELECT COUNT(*) FROM gateway_owners").fetchone() == (0,)
+        assert gateway.gateway.ledger._one("SELECT COUNT(*) FROM {t}gateway_owners", ()) == (0,)
         assert httpx.get(f"{gateway.base}/healthz").status_code == 200  # still serving

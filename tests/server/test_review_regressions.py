@@ -15,7 +15,7 @@ from websockets.typing import Origin
 
 from polyresponses.server import GatewayConfig
 from polyresponses.server._config import ProviderSettings
-from polyresponses.server._ledger import Ledger
+from polyresponses.server.ledger import open_ledger
 from tests._loopback import LoopbackServer, raw_reply
 from tests._recorded import sse_data
 from tests.server._running import RunningGateway
@@ -136,7 +136,7 @@ def test_deleting_a_background_response_deletes_its_log(gateway: RunningGateway,
 
 
 def test_a_job_ended_elsewhere_is_never_written_again() -> None:
-    ledger = Ledger(":memory:")
+    ledger = open_ledger(":memory:")
     queued: dict[str, Any] = {"id": "resp_1", "status": "queued"}
     ledger.create_job("resp_1", "alice", "mistral", queued, "runner-a", 10)
     assert ledger.append_events(
