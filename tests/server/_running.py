@@ -7,11 +7,15 @@ clients (openai-python, httpx, websockets).
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 
 import httpx
@@ -19,7 +23,7 @@ import uvicorn
 
 from polyresponses.server import Gateway, GatewayConfig, create_app
 
-__all__ = ["RunningGateway", "free_port", "healthy"]
+__all__ = ["RunningGateway", "free_port", "healthy", "serve_process"]
 
 
 def healthy(base: str, timeout: float) -> bool:
@@ -73,3 +77,18 @@ class RunningGateway:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.server.should_exit = True
         self._thread.join(timeout=10)
+
+
+def serve_process(config: Path, port: int, environ: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """``polyresponses serve --config <config> --port <port>`` as a process of its own (a test may kill it
+    with SIGKILL), once it answers ``/healthz``. The config file's store is used, not the tests' default."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "polyresponses", "serve", "--config", str(config), "--port", str(port)]
+        + ["--log-level", "warning"],
+        env={**{k: v for k, v in os.environ.items() if k != "POLYRESPONSES_STORE"}, **environ},
+    )
+    if healthy(f"http://127.0.0.1:{port}", 30):
+        return process
+    process.kill()
+    process.wait()
+    raise AssertionError("polyresponses serve did not start")

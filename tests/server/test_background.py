@@ -4,10 +4,7 @@ and ended in a defined state when the gateway process running one is killed."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ import pytest
 from polyresponses.testing import check_stream
 from tests._loopback import LoopbackServer
 from tests._recorded import sse_data
-from tests.server._running import RunningGateway, free_port, healthy
+from tests.server._running import RunningGateway, free_port, serve_process
 from tests.server._scripted import ScriptedChat
 from tests.server.conftest import ALICE, gateway_config
 
@@ -130,28 +127,6 @@ def test_cancel_only_background(alice: openai.OpenAI) -> None:
     assert caught.value.body["param"] == "store"  # type: ignore[index]
 
 
-def _serve(config: Path, port: int, environ: dict[str, str]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "polyresponses",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env={**{k: v for k, v in os.environ.items() if k != "POLYRESPONSES_STORE"}, **environ},  # the file's store
-    )
-    if healthy(f"http://127.0.0.1:{port}", 20):
-        return process
-    process.kill()
-    raise AssertionError("polyresponses serve did not start")
-
-
 def test_killed_mid_job_ends_failed_after_restart(upstream: LoopbackServer, tmp_path: Path) -> None:
     """kill -9 during a background response; the restarted gateway ends it failed (no stuck in_progress)."""
     upstream.default = ScriptedChat(delay=0.2, words=500)
@@ -163,7 +138,7 @@ def test_killed_mid_job_ends_failed_after_restart(upstream: LoopbackServer, tmp_
     )
     environ = {"MISTRAL_API_KEY": "k", "TEST_GATEWAY_KEY": ALICE}
     port = free_port()
-    process = _serve(config, port, environ)
+    process = serve_process(config, port, environ)
     url = f"http://127.0.0.1:{port}/v1"
     headers = {"Authorization": f"Bearer {ALICE}"}
     try:
@@ -176,7 +151,7 @@ def test_killed_mid_job_ends_failed_after_restart(upstream: LoopbackServer, tmp_
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    process = _serve(config, port, environ)
+    process = serve_process(config, port, environ)
     try:
         deadline = time.monotonic() + 30
         while (reply := httpx.get(f"{url}/responses/{created['id']}", headers=headers).json()).get("status") in (
