@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -310,3 +312,25 @@ def test_the_database_restarted_under_load(replicas: Replicas, postgres: Postgre
             got = httpx.get(f"{replicas.urls[index % 3]}/responses/{ident}", headers=ALICE_HEADERS)
             assert got.status_code == 200, got.text
             assert got.json().get("previous_response_id") == (turns[index - 1] if index else None)
+
+
+def test_a_replica_refuses_to_start_on_a_schema_it_does_not_know(tmp_path: Path, postgres_url: str) -> None:
+    import psycopg
+
+    from polyresponses.store._postgres import migrate
+
+    migrate(postgres_url)
+    with psycopg.connect(postgres_url) as connection:
+        connection.execute("UPDATE polyresponses.meta SET value = '99' WHERE key = 'schema_version'")
+    replicas = Replicas(tmp_path, postgres_url, "http://127.0.0.1:9/v1", count=1)
+    process = subprocess.run(
+        [sys.executable, "-m", "polyresponses", "serve", "--config", str(replicas.config), "--port", "0"],
+        env={**{k: v for k, v in os.environ.items() if k != "POLYRESPONSES_STORE"}, **replicas.environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode != 0
+    assert "store schema version 99 is newer than this polyresponses" in process.stderr
+    password = postgres_url.split(":")[2].split("@")[0]
+    assert password not in process.stderr and password not in process.stdout
