@@ -1,8 +1,10 @@
-"""Three gateway processes over one PostgreSQL database: state, jobs and limits shared by every replica.
+"""Three gateway processes over one store: state, jobs and limits shared by every replica.
 
 Each replica is a real ``polyresponses serve`` process on its own loopback port with the same config
 (``[store] url = "postgresql://..."``), in front of the scripted Chat Completions upstream (Mistral's
-wire format, a provider that keeps no state: every chain below lives only in the shared store).
+wire format, a provider that keeps no state: every chain below lives only in the shared store). The
+tests marked by ``store_url`` run twice: over PostgreSQL (replicas on many hosts) and over one SQLite
+file (several gateway processes on one host), which must keep every one of these behaviours.
 """
 
 from __future__ import annotations
@@ -77,8 +79,22 @@ def upstream() -> Iterator[LoopbackServer]:
         yield server
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "shared" / "store.sqlite3")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def replicas(tmp_path: Path, postgres_url: str, upstream: LoopbackServer) -> Iterator[Replicas]:
+def replicas(tmp_path: Path, store_url: str, upstream: LoopbackServer) -> Iterator[Replicas]:
+    with Replicas(tmp_path, store_url, upstream.url) as running:
+        yield running
+
+
+@pytest.fixture
+def pg_replicas(tmp_path: Path, postgres_url: str, upstream: LoopbackServer) -> Iterator[Replicas]:
     with Replicas(tmp_path, postgres_url, upstream.url) as running:
         yield running
 
@@ -152,11 +168,11 @@ def test_another_keys_ids_are_404_on_every_replica(replicas: Replicas) -> None:
 
 
 def test_background_started_on_a_followed_from_b_cancelled_from_c(
-    tmp_path: Path, postgres_url: str, upstream: LoopbackServer
+    tmp_path: Path, store_url: str, upstream: LoopbackServer
 ) -> None:
     """B follows A's job live (woken by NOTIFY, not polling); C's cancel stops A's upstream call."""
     upstream.default = ScriptedChat(delay=0.05, words=2000)
-    with Replicas(tmp_path, postgres_url, upstream.url) as replicas:
+    with Replicas(tmp_path, store_url, upstream.url) as replicas:
         a, b, c = replicas.urls
         queued = _create(a, input="long", background=True)
         assert queued["status"] == "queued"
@@ -189,10 +205,10 @@ def test_background_started_on_a_followed_from_b_cancelled_from_c(
 
 
 def test_a_replica_killed_mid_job_leaves_it_failed_on_the_others(
-    tmp_path: Path, postgres_url: str, upstream: LoopbackServer
+    tmp_path: Path, store_url: str, upstream: LoopbackServer
 ) -> None:
     upstream.default = ScriptedChat(delay=0.2, words=500)
-    with Replicas(tmp_path, postgres_url, upstream.url) as replicas:
+    with Replicas(tmp_path, store_url, upstream.url) as replicas:
         a, b, _ = replicas.urls
         queued = _create(a, input="x", background=True)
         assert upstream.wait_for(lambda server: server.attempts == 1, timeout=5)
@@ -220,7 +236,9 @@ def test_a_replica_killed_mid_job_leaves_it_failed_on_the_others(
         check_stream(events)
 
 
-def test_a_thousand_concurrent_turns_no_lost_turn_no_duplicate_id(replicas: Replicas) -> None:
+def test_a_thousand_concurrent_turns_no_lost_turn_no_duplicate_id(pg_replicas: Replicas) -> None:
+    replicas = pg_replicas
+
     async def run() -> list[tuple[str, str, str]]:
         limits = httpx.Limits(max_connections=150)
         async with httpx.AsyncClient(headers=ALICE_HEADERS, limits=limits, timeout=120) as client:
@@ -244,10 +262,8 @@ def test_a_thousand_concurrent_turns_no_lost_turn_no_duplicate_id(replicas: Repl
             assert got.status_code == 200 and got.json()["output"][0]["content"][0]["text"] == text
 
 
-def test_the_rate_limit_is_one_limit_across_replicas(
-    tmp_path: Path, postgres_url: str, upstream: LoopbackServer
-) -> None:
-    with Replicas(tmp_path, postgres_url, upstream.url, requests_per_minute=4) as replicas:
+def test_the_rate_limit_is_one_limit_across_replicas(tmp_path: Path, store_url: str, upstream: LoopbackServer) -> None:
+    with Replicas(tmp_path, store_url, upstream.url, requests_per_minute=4) as replicas:
         statuses = [
             httpx.post(
                 f"{replicas.urls[n % 3]}/responses", json={"model": "mistral:m", "input": "x"}, headers=ALICE_HEADERS
@@ -262,9 +278,10 @@ def test_the_rate_limit_is_one_limit_across_replicas(
         assert bob.status_code == 200  # a limit per key
 
 
-def test_the_database_restarted_under_load(replicas: Replicas, postgres: PostgresServer) -> None:
+def test_the_database_restarted_under_load(pg_replicas: Replicas, postgres: PostgresServer) -> None:
     """Requests in flight while PostgreSQL restarts answer 200 or a clear 503; no chain is corrupted; the
     replicas recover without a restart of their own."""
+    replicas = pg_replicas
     outcomes: list[tuple[int, str | None]] = []
     chains: list[list[str]] = []
 
