@@ -21,7 +21,6 @@ provider keeps itself are batched in memory (:func:`polyresponses.store.defer`).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from polyresponses.router._errors import InvalidRequestError, NotFoundError
 from polyresponses.store import ResponseStore, StoredItem, StoredResponse, defer, flush
+from polyresponses.store._records import dumps
 
 if TYPE_CHECKING:
     from polyresponses.router._providers import Provider
@@ -222,7 +222,7 @@ class Recorder:
             from polyresponses.router._wire import to_wire
 
             data = to_wire(response)
-            body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+            body = dumps(data)  # the store's own spelling (a lone surrogate in a cut stream is escaped)
             if self.conversation_id is not None:
                 outputs = cast("list[dict[str, Any]]", data["output"])
                 appended = [*inputs, *(StoredItem(item_id(item), item, self.provider) for item in outputs)]

@@ -9,8 +9,9 @@ transaction; run in a worker thread it never blocks the loop, and psycopg's pool
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from polyresponses.store._records import Order, ResponseStore, StoredConversation, StoredItem, StoredResponse
 
@@ -141,9 +142,14 @@ class _Threaded:
 
 
 def async_store(store: ResponseStore | AsyncResponseStore) -> AsyncResponseStore:
-    """``store`` for an event loop (an async store is returned as it is)."""
-    if isinstance(store, _Threaded):
-        return store
+    """``store`` for an event loop (an async store is returned as it is).
+
+    An async store is told apart by its coroutine methods: both protocols have the same method names,
+    and ``isinstance`` checks names only, so it would wrap an async store as a blocking one (whose calls
+    would then hand back unawaited coroutines).
+    """
+    if isinstance(store, _Threaded) or inspect.iscoroutinefunction(getattr(store, "get_response", None)):
+        return cast("AsyncResponseStore", store)
     if isinstance(store, ResponseStore):
         return _Threaded(store)
     return store

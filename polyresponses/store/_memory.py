@@ -40,17 +40,23 @@ class MemoryStore:
         with self._lock:
             if record.conversation_id is not None and record.conversation_id not in self._conversations:
                 return False
-            self._responses[record.id] = record
-            self._items.pop(record.id, None)
-            self._next.pop(record.id, None)
-            self._append(record.id, input_items)
+            self._save(record, input_items)
             if record.conversation_id is not None:
                 self._append(record.conversation_id, conversation_items)
             return True
 
+    def _save(self, record: StoredResponse, input_items: Sequence[StoredItem]) -> None:
+        self._responses[record.id] = record
+        self._items.pop(record.id, None)
+        self._next.pop(record.id, None)
+        self._append(record.id, input_items)
+
     def save_responses(self, turns: Sequence[tuple[StoredResponse, Sequence[StoredItem]]]) -> None:
-        for record, input_items in turns:
-            self.save_response(record, input_items)
+        # As the SQL backends: the whole batch at once, every record kept (even one naming a conversation
+        # that is gone: conversations are not this call's business).
+        with self._lock:
+            for record, input_items in turns:
+                self._save(record, input_items)
 
     def get_response(self, response_id: str) -> StoredResponse | None:
         return self._responses.get(response_id)

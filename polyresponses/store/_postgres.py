@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from polyresponses.router._errors import PolyresponsesError
 from polyresponses.store._records import (
@@ -41,6 +41,7 @@ from polyresponses.store._records import (
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg import Connection  # for _open, where the name psycopg is the driver module found at run time
     from psycopg_pool import ConnectionPool
 
 __all__ = [
@@ -262,15 +263,32 @@ class PostgresStore:
             )
         elif version > SCHEMA_VERSION:
             raise RuntimeError(_newer(self.url, version))
+
+        def check(connection: Connection[Any]) -> None:
+            """Checked at checkout: after a database restart a pooled connection is dead, and the
+            request that draws it must get a fresh one instead of an error.
+
+            The pool pauses before each next draw (1 s, 2 s, 4 s...), and after a restart every idle
+            connection is dead: drawn one by one, a warm pool of ten outlasts the request's timeout.
+            So the first dead one has them all checked, and the dead replaced, at once.
+            """
+            try:
+                psycopg_pool.ConnectionPool.check_connection(connection)
+            except Exception:
+                pool.check()
+                raise
+
         pool: ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             self.url,
             min_size=self.min_size,
             max_size=self.max_size,
             timeout=self.timeout,
             kwargs={"prepare_threshold": 0},
-            # Checked at checkout: after a database restart a pooled connection is dead, and the
-            # request that draws it must get a fresh one instead of an error.
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=check,
+            # A connection that cannot be made is retried with a growing pause, which after a long
+            # outage would keep the store failing for about as long again once the database is back.
+            # Given up after ``timeout`` instead, it is tried afresh at the next request.
+            reconnect_timeout=self.timeout,
             open=False,
             name="polyresponses",
         )
@@ -326,8 +344,10 @@ class PostgresStore:
 
     def delete_response(self, response_id: str) -> bool:
         def work(db: psycopg.Connection[Any]) -> bool:
-            db.execute("DELETE FROM polyresponses.items WHERE owner = %s", (response_id,))
-            return db.execute("DELETE FROM polyresponses.responses WHERE id = %s", (response_id,)).rowcount > 0
+            # The row first, then the items unless the row is there (again): see _delete_owned.
+            deleted = db.execute("DELETE FROM polyresponses.responses WHERE id = %s", (response_id,)).rowcount > 0
+            _delete_owned(db, "responses", response_id)
+            return deleted
 
         return self.run(work)
 
@@ -368,8 +388,8 @@ class PostgresStore:
 
     def delete_conversation(self, conversation_id: str) -> bool:
         def work(db: psycopg.Connection[Any]) -> bool:
-            db.execute("DELETE FROM polyresponses.items WHERE owner = %s", (conversation_id,))
             deleted = db.execute("DELETE FROM polyresponses.conversations WHERE id = %s", (conversation_id,))
+            _delete_owned(db, "conversations", conversation_id)
             return deleted.rowcount > 0
 
         return self.run(work)
@@ -431,8 +451,11 @@ class PostgresStore:
 
 
 def _save(db: psycopg.Connection[Any], record: StoredResponse, input_items: Sequence[StoredItem]) -> None:
-    """One response row and its input items, replacing any earlier record under the same id."""
-    db.execute("DELETE FROM polyresponses.items WHERE owner = %s", (record.id,))
+    """One response row and its input items, replacing any earlier record under the same id.
+
+    The row first: its upsert waits for another transaction writing the same id, so the ``DELETE`` after
+    it sees (and removes) that one's committed items instead of colliding with them on the primary key.
+    """
     db.execute(
         "INSERT INTO polyresponses.responses VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
         " provider = excluded.provider, native = excluded.native, created_at = excluded.created_at,"
@@ -449,7 +472,23 @@ def _save(db: psycopg.Connection[Any], record: StoredResponse, input_items: Sequ
             record.body,
         ),
     )
+    db.execute("DELETE FROM polyresponses.items WHERE owner = %s", (record.id,))
     _insert_items(db, [(record.id, i, item.id, item.provider, dumps(item.item)) for i, item in enumerate(input_items)])
+
+
+def _delete_owned(db: psycopg.Connection[Any], table: Literal["responses", "conversations"], owner: str) -> None:
+    """The items of ``owner``, just deleted from ``table`` in this transaction, unless a writer has put it back.
+
+    Run after the owner's row is deleted. That ``DELETE`` waited for any transaction holding the row (a
+    save or an append), and this statement's fresh snapshot then sees that writer's items: they go too,
+    instead of outliving their owner. A writer that committed the owner anew since (a save or a create
+    that had nothing to wait for) is left whole, owner and items: it came after the delete.
+    """
+    db.execute(
+        "DELETE FROM polyresponses.items WHERE owner = %s"
+        f" AND NOT EXISTS (SELECT 1 FROM polyresponses.{table} WHERE id = %s)",
+        (owner, owner),
+    )
 
 
 def _insert_items(db: psycopg.Connection[Any], rows: Sequence[tuple[str, int, str, str | None, str]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,9 +156,20 @@ def paginate(
     return ordered[:limit], len(ordered) > limit
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON text, as every backend stores it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text, as every backend stores it.
+
+    Non-ASCII text is kept as it is, except when ``value`` holds a lone surrogate (``"\\ud83d"`` is valid
+    JSON, e.g. a stream cut inside an emoji, and ``json.loads`` accepts it): UTF-8, which SQLite and
+    PostgreSQL store, cannot encode one, so such a value is written with every non-ASCII escaped.
+    """
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii() and _SURROGATE.search(text):
+        return json.dumps(value, separators=(",", ":"))
+    return text
 
 
 def loads_object(text: str) -> dict[str, Any]:

@@ -50,8 +50,17 @@ def make_private(path: Path, *, directory: bool | None = None) -> None:
     """
     parent = path.parent
     if not parent.exists():
-        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(parent, 0o700)  # mkdir's mode is filtered by the umask
+        # Each missing level made here, 0700: ``mkdir(parents=True)`` would make the upper ones with the
+        # umask's mode (0777 under umask 0), and whoever can write a parent can swap the directory below.
+        missing = [parent]
+        while not missing[-1].parent.exists():
+            missing.append(missing[-1].parent)
+        for level in reversed(missing):
+            try:
+                level.mkdir(mode=0o700)
+            except FileExistsError:
+                continue  # made meanwhile by another process: not ours to change
+            os.chmod(level, 0o700)  # mkdir's mode is filtered by the umask
     elif directory:
         _tighten(parent, 0o700)
     if not path.exists():
