@@ -61,6 +61,15 @@ class _Recorder:
         assert {path for path, _ in self.requests} == {"/v1/chat/completions"}, self.requests
         return [body for _, body in self.requests]
 
+    @property
+    def second_turn(self) -> dict[str, Any]:
+        """The body of the second turn. A busy server may have had a turn retried (the router retries
+        a 503 or a dropped connection): retries must send exactly the same body."""
+        first, *second = self.bodies
+        assert second and all(body == second[0] for body in second), self.requests
+        assert first != second[0]
+        return second[0]
+
 
 def _conformant(events: Sequence[ResponseStreamEvent]) -> None:
     """The lifecycle checks every stream gets here, plus the shared conformance checker."""
@@ -300,7 +309,7 @@ def test_multi_turn_replays_the_first_turn(client: Client, recorder: _Recorder) 
         model=_MODEL, input=_second_turn_input(first), max_output_tokens=_ROOM, temperature=0
     )
     assert second.output_text
-    _, body = recorder.bodies
+    body = recorder.second_turn
     _assert_history_sent(body, first)
     # The model really saw the longer conversation: more prompt tokens than the first turn.
     assert second.usage is not None and first.usage is not None
@@ -319,7 +328,7 @@ async def test_async_multi_turn_streamed_second_turn(aclient: AsyncClient, recor
         final = await stream.get_final_response()
     _conformant(events)
     assert final.output_text == _text_deltas(events)
-    _, body = recorder.bodies
+    body = recorder.second_turn
     _assert_history_sent(body, first)
 
 
@@ -341,7 +350,7 @@ def test_previous_response_id_carries_the_first_turn(base_url: str, recorder: _R
         )
         assert second.previous_response_id == first.id
         assert second.status == "completed" and second.output_text
-        _, body = recorder.bodies
+        body = recorder.second_turn
         assert body["messages"] == [
             {"role": "user", "content": secret},
             {"role": "assistant", "content": first.output_text},
@@ -378,7 +387,7 @@ async def test_async_conversation_over_the_real_model(base_url: str, recorder: _
         await c.responses.create(
             model=_MODEL, input="What is my name?", conversation=conversation.id, max_output_tokens=_ROOM, temperature=0
         )
-        _, body = recorder.bodies
+        body = recorder.second_turn
         roles = [message["role"] for message in body["messages"]]
         assert roles == ["user", "user", "assistant", "user"]
         assert body["messages"][0]["content"] == "My name is Ada."
