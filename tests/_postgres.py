@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -280,7 +281,16 @@ class PostgresServer:
     test may restart the server from one thread while others keep querying it.
     """
 
-    def __init__(self, bindir: Path | None = None, *, startup_timeout: float = STARTUP_TIMEOUT) -> None:
+    def __init__(
+        self,
+        bindir: Path | None = None,
+        *,
+        startup_timeout: float = STARTUP_TIMEOUT,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        """``settings``: server parameters (``-c name=value``) that override the harness's own (see
+        ``_launch``), e.g. ``{"fsync": "on"}`` for a benchmark that must pay for durability as production
+        does; the tests leave it out and run with ``fsync=off``, since they need no durability."""
         found = bindir if bindir is not None else find_bindir()
         if found is None:
             raise PostgresUnavailable(
@@ -291,6 +301,7 @@ class PostgresServer:
         self.user = service_user()
         self.password = secrets.token_urlsafe(24)  # URL-safe: goes into the URLs unescaped
         self.startup_timeout = startup_timeout
+        self.settings = dict(settings or {})
         self._port: int | None = None
         self._lock = threading.RLock()
         self._runtime = _Runtime()
@@ -523,6 +534,7 @@ class PostgresServer:
             "fsync": "off",
             "max_connections": "300",
             "logging_collector": "off",  # stderr goes to postgres.log, opened below
+            **self.settings,
         }
         argv = [str(self.bindir / "postgres"), "-D", str(self.data_directory)]
         for name, value in settings.items():
