@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from polyresponses.router._errors import InvalidRequestError, NotFoundError
 from polyresponses.store import ResponseStore, StoredItem, StoredResponse, defer, flush
-from polyresponses.store._records import dumps
+from polyresponses.store._records import ChainReader, dumps
 
 if TYPE_CHECKING:
     from polyresponses.router._providers import Provider
@@ -120,14 +120,24 @@ def context_items(store: ResponseStore, record: StoredResponse, provider: str) -
     list ``GET /responses/{id}/input_items`` returns, and the history :func:`chain_items` replays.
     """
     records = [record]
+    inputs: dict[str, list[StoredItem]] = {}
     seen = {record.id}
+    if isinstance(store, ChainReader):  # the whole chain in one transaction
+        if record.previous_response_id is not None:
+            earlier, inputs = store.chain(record.previous_response_id)
+            for each in earlier:
+                if each.id in seen:
+                    break
+                records.append(each)
+                seen.add(each.id)
+        inputs[record.id] = store.input_items(record.id) or []
     while (previous := records[-1].previous_response_id) is not None and previous not in seen:
-        earlier = store.get_response(previous)
-        if earlier is None:
+        earlier_record = store.get_response(previous)
+        if earlier_record is None:
             raise not_found(
                 provider, "response", previous, f"an earlier turn of the chain of {record.id!r} is no longer stored"
             )
-        records.append(earlier)
+        records.append(earlier_record)
         seen.add(previous)
     records.reverse()
     items: list[StoredItem] = []
@@ -135,9 +145,9 @@ def context_items(store: ResponseStore, record: StoredResponse, provider: str) -
     if first.conversation_id is not None and first.conversation_position is not None:
         items.extend(store.conversation_items(first.conversation_id, before=first.conversation_position) or [])
     for each in records[:-1]:
-        items.extend(store.input_items(each.id) or [])
+        items.extend(inputs[each.id] if each.id in inputs else store.input_items(each.id) or [])
         items.extend(output_items(each))
-    items.extend(store.input_items(record.id) or [])
+    items.extend(inputs[record.id] if record.id in inputs else store.input_items(record.id) or [])
     return items
 
 

@@ -31,6 +31,7 @@ from polyresponses.store._memory import MemoryStore
 from polyresponses.store._open import STORE_ENV, default_store_path, defer, flush, open_store, redact_url
 from polyresponses.store._postgres import PostgresStore
 from polyresponses.store._records import (
+    ChainReader,
     Order,
     ResponseStore,
     StoredConversation,
@@ -43,6 +44,7 @@ from polyresponses.store._sqlite import SQLiteStore
 __all__ = [
     "STORE_ENV",
     "AsyncResponseStore",
+    "ChainReader",
     "MemoryStore",
     "Order",
     "PostgresStore",

@@ -61,6 +61,18 @@ class MemoryStore:
     def get_response(self, response_id: str) -> StoredResponse | None:
         return self._responses.get(response_id)
 
+    def chain(
+        self, response_id: str, *, limit: int = 10_000
+    ) -> tuple[list[StoredResponse], dict[str, list[StoredItem]]]:
+        with self._lock:
+            records: list[StoredResponse] = []
+            current = self._responses.get(response_id)
+            while current is not None and len(records) < limit:
+                records.append(current)
+                previous = current.previous_response_id
+                current = self._responses.get(previous) if previous is not None else None
+            return records, {record.id: list(self._items.get(record.id, ())) for record in records}
+
     def delete_response(self, response_id: str) -> bool:
         with self._lock:
             self._items.pop(response_id, None)

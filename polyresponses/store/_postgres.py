@@ -38,6 +38,7 @@ from polyresponses.store._records import (
     dumps,
     loads_object,
 )
+from polyresponses.store._sqlite import CHAIN_SQL
 
 if TYPE_CHECKING:
     import psycopg
@@ -127,6 +128,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+_CHAIN_SQL = CHAIN_SQL.replace("FROM responses", "FROM polyresponses.responses").replace(
+    "JOIN responses", "JOIN polyresponses.responses"
+)
 _LOCK_KEY = 0x706F6C79  # "poly": the advisory lock that serializes migrations across replicas
 
 
@@ -341,6 +345,24 @@ class PostgresStore:
         if row is None:
             return None
         return StoredResponse(row[0], row[1], bool(row[2]), row[3], row[4], row[5], row[6], row[7])
+
+    def chain(
+        self, response_id: str, *, limit: int = 10_000
+    ) -> tuple[list[StoredResponse], dict[str, list[StoredItem]]]:
+        def work(db: psycopg.Connection[Any]) -> tuple[list[StoredResponse], dict[str, list[StoredItem]]]:
+            rows = db.execute(_CHAIN_SQL, (response_id, limit)).fetchall()
+            records = [StoredResponse(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows]
+            items: dict[str, list[StoredItem]] = {record.id: [] for record in records}
+            if records:
+                for row in db.execute(
+                    "SELECT owner, id, item, provider, position FROM polyresponses.items WHERE owner = ANY(%s)"
+                    " ORDER BY owner, position",
+                    ([record.id for record in records],),
+                ):
+                    items[row[0]].append(StoredItem(row[1], loads_object(row[2]), row[3], row[4]))
+            return records, items
+
+        return self.run(work)
 
     def delete_response(self, response_id: str) -> bool:
         def work(db: psycopg.Connection[Any]) -> bool:

@@ -21,7 +21,21 @@ from polyresponses.store._records import (
     loads_object,
 )
 
-__all__ = ["SQLiteStore", "default_store_path", "make_private"]
+__all__ = ["CHAIN_SQL", "SQLiteStore", "default_store_path", "make_private"]
+
+CHAIN_SQL = """
+WITH RECURSIVE chain(id, depth) AS (
+    SELECT id, 0 FROM responses WHERE id = %s
+    UNION ALL
+    SELECT r.previous_response_id, chain.depth + 1 FROM chain JOIN responses r ON r.id = chain.id
+    WHERE r.previous_response_id IS NOT NULL AND chain.depth + 1 < %s
+)
+SELECT r.id, r.provider, r.native, r.response, r.created_at, r.previous_response_id, r.conversation_id,
+       r.conversation_position
+FROM chain JOIN responses r ON r.id = chain.id ORDER BY chain.depth
+"""
+"""A ``previous_response_id`` chain, newest first, in one statement (``%s`` placeholders: the response id
+and the record limit; PostgreSQL's store runs it with its schema prefixed)."""
 
 
 def default_store_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -178,7 +192,7 @@ class SQLiteStore:
         conversation_items: Sequence[StoredItem] = (),
     ) -> bool:
         with self._write() as db:
-            if record.conversation_id is not None and not _append(db, record.conversation_id, conversation_items):
+            if record.conversation_id is not None and _append(db, record.conversation_id, conversation_items) is None:
                 return False
             _save(db, record, input_items)
             return True
@@ -198,6 +212,24 @@ class SQLiteStore:
         if row is None:
             return None
         return StoredResponse(row[0], row[1], bool(row[2]), row[3], row[4], row[5], row[6], row[7])
+
+    def chain(
+        self, response_id: str, *, limit: int = 10_000
+    ) -> tuple[list[StoredResponse], dict[str, list[StoredItem]]]:
+        with self._read() as db:
+            rows = db.execute(CHAIN_SQL.replace("%s", "?"), (response_id, limit)).fetchall()
+            records = [StoredResponse(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7]) for r in rows]
+            items: dict[str, list[StoredItem]] = {record.id: [] for record in records}
+            for start in range(0, len(records), 500):  # SQLite's bound-parameter limit, with room to spare
+                owners = [record.id for record in records[start : start + 500]]
+                marks = ", ".join("?" for _ in owners)
+                for row in db.execute(
+                    f"SELECT owner, id, item, provider, position FROM items WHERE owner IN ({marks})"
+                    " ORDER BY owner, position",
+                    owners,
+                ):
+                    items[row[0]].append(StoredItem(row[1], loads_object(row[2]), row[3], row[4]))
+        return records, items
 
     def delete_response(self, response_id: str) -> bool:
         with self._write() as db:

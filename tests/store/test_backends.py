@@ -27,6 +27,7 @@ import pytest
 
 from polyresponses.store import (
     AsyncResponseStore,
+    ChainReader,
     MemoryStore,
     Order,
     PostgresStore,
@@ -728,3 +729,70 @@ async def test_a_body_is_stored_as_the_exact_text_given(subject: Subject, body: 
     assert found is not None
     assert found.body == body
     assert found.response == json.loads(body)
+
+
+# ------------------------------------------------------------------------------------------ chains
+
+
+async def test_a_chain_is_read_newest_first_with_every_records_input_items(subject: Subject) -> None:
+    store = subject.store.sync
+    assert isinstance(store, ChainReader)
+    previous: str | None = None
+    for turn in range(5):
+        await subject.store.save_response(
+            _record(f"r{turn}", previous_response_id=previous), _items(f"i{turn}a", f"i{turn}b")
+        )
+        previous = f"r{turn}"
+    records, inputs = store.chain("r3")
+    assert [record.id for record in records] == ["r3", "r2", "r1", "r0"]
+    assert {owner: _ids(items) for owner, items in inputs.items()} == {
+        f"r{turn}": [f"i{turn}a", f"i{turn}b"] for turn in range(4)
+    }
+    assert [record.id for record in store.chain("r4", limit=2)[0]] == ["r4", "r3"]
+    assert store.chain("missing") == ([], {})
+
+
+async def test_a_chain_stops_at_a_turn_that_is_gone_and_names_it(subject: Subject) -> None:
+    store = subject.store.sync
+    assert isinstance(store, ChainReader)
+    await subject.store.save_response(_record("a"), [])
+    await subject.store.save_response(_record("b", previous_response_id="a"), [])
+    await subject.store.save_response(_record("c", previous_response_id="b"), [])
+    assert await subject.store.delete_response("a")
+    records, _ = store.chain("c")
+    assert [record.id for record in records] == ["c", "b"]
+    assert records[-1].previous_response_id == "a"  # the caller reports the gap
+
+
+async def test_context_items_are_the_same_read_at_once_or_turn_by_turn(subject: Subject) -> None:
+    """The one-transaction chain read gives exactly what the interface's per-record reads give."""
+    from polyresponses.router._state import context_items
+
+    store = subject.store.sync
+    conversation = StoredConversation("conv_chain")
+    await subject.store.create_conversation(conversation, _items("c0", "c1"))
+    first = _record("t0", conversation_id="conv_chain", conversation_position=1)
+    assert await subject.store.save_response(first, _items("t0in"))
+    previous = "t0"
+    for turn in range(1, 4):
+        body = json.dumps({"id": f"t{turn}", "output": [{"type": "message", "id": f"out{turn}", "role": "assistant"}]})
+        await subject.store.save_response(
+            _record(f"t{turn}", previous_response_id=previous, body=body), _items(f"t{turn}in")
+        )
+        previous = f"t{turn}"
+    last = await subject.store.get_response("t3")
+    assert last is not None
+
+    class OneByOne:
+        """The store seen through the plain interface only (no ``chain``)."""
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "chain":
+                raise AttributeError(name)
+            return getattr(store, name)
+
+    at_once = context_items(store, last, "anthropic")
+    turn_by_turn = context_items(OneByOne(), last, "anthropic")
+    assert not isinstance(OneByOne(), ChainReader)
+    assert at_once == turn_by_turn
+    assert _ids(at_once) == ["c0", "t0in", "t1in", "out1", "t2in", "out2", "t3in"]
