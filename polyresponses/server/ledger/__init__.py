@@ -118,13 +118,13 @@ class Ledger:
 
     def own(self, kind: ObjectKind, ident: str, owner: str, provider: str) -> bool:
         """Record ``owner`` as the owner of ``ident``; ``False`` when another owner has it (it keeps it)."""
-        with self.database.write() as db:
-            db.execute(
-                self._q("INSERT INTO {t}gateway_owners VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-                (kind, ident, owner, provider, int(time.time())),
-            )
+        with self.database.write() as db:  # one statement: the row as it is after the insert, whoever won
             row = db.execute(
-                self._q("SELECT owner FROM {t}gateway_owners WHERE kind = ? AND id = ?"), (kind, ident)
+                self._q(
+                    "INSERT INTO {t}gateway_owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, id)"
+                    " DO UPDATE SET owner = {t}gateway_owners.owner RETURNING owner"
+                ),
+                (kind, ident, owner, provider, int(time.time())),
             ).fetchone()
         return row is not None and row[0] == owner
 

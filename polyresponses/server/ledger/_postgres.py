@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from polyresponses.store._postgres import redact_url, translated
+from polyresponses.store._postgres import redact_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -43,7 +43,7 @@ class PostgresDatabase:
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection[Any]]:
-        with translated(self.store.url), self.store.pool.connection() as connection:
+        with self.store.connection() as connection:
             yield connection
 
     write = read  # a pooled connection is one transaction, committed when the block ends
