@@ -705,7 +705,8 @@ def print_rebuilds(results: dict[str, dict[str, Any]], counts: Counts) -> None:
     print(
         "context_items: the store reads; chain_items: those, the last turn's output and every item made "
         "replayable (the full rebuild). items: context_items/chain_items. store reads: PostgreSQL transactions "
-        f"(PostgresStore.run) per context_items, {reads}: a point read per earlier turn, then each turn's input items"
+        f"(PostgresStore.run) per context_items, {reads}: the chain's records and their input items in one "
+        "(ChainReader.chain), the last turn's input items in another"
     )
 
 
