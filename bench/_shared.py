@@ -219,12 +219,17 @@ def _serve_forever(port_pipe: Any, json_body: bytes, frames: list[bytes], pause:
 
 
 @contextmanager
-def loopback_server(*, frames: list[bytes] | None = None, pause: float = 0.0) -> Iterator[str]:
-    """Start the server process; yields its base URL (``http://127.0.0.1:PORT/v1``); stops it on exit."""
+def loopback_server(
+    *, frames: list[bytes] | None = None, pause: float = 0.0, json_body: bytes | None = None
+) -> Iterator[str]:
+    """Start the server process; yields its base URL (``http://127.0.0.1:PORT/v1``); stops it on exit.
+
+    ``json_body``: the reply to every POST (default: the recorded ``Response``)."""
     # fork: starts in milliseconds and does not re-import the benchmark script (spawn would).
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    json_body = json.dumps(recorded_response(), separators=(",", ":")).encode()
+    if json_body is None:
+        json_body = json.dumps(recorded_response(), separators=(",", ":")).encode()
     process = context.Process(
         target=_serve_forever, args=(sender, json_body, frames or [], pause), name="bench-loopback", daemon=True
     )

@@ -43,7 +43,6 @@ import argparse
 import asyncio
 import copy
 import json
-import multiprocessing
 import os
 import resource
 import secrets
@@ -64,7 +63,7 @@ from unittest.mock import patch
 
 import httpx
 import psycopg
-from _shared import _serve_forever, raise_fd_limit, recorded_response
+from _shared import loopback_server, raise_fd_limit, recorded_response
 from gateway import Target, _free_port, _process, _rate, _wait_ready
 
 from polyresponses.router._state import chain_items, context_items
@@ -260,23 +259,8 @@ def chat_completion() -> bytes:
 def chat_upstream() -> Iterator[str]:
     """``_shared``'s loopback server (its own process) answering every POST with :func:`chat_completion`;
     yields its ``/v1`` base URL. Started before any thread exists in this process (it forks)."""
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_serve_forever, args=(sender, chat_completion(), [], 0.0), name="bench-chat-mock", daemon=True
-    )
-    process.start()
-    sender.close()
-    try:
-        if not receiver.poll(30):
-            raise RuntimeError("the mock Chat Completions server did not start within 30 s")
-        yield f"http://127.0.0.1:{receiver.recv()}/v1"
-    finally:
-        process.terminate()
-        process.join(5)
-        if process.is_alive():
-            process.kill()
-            process.join()
+    with loopback_server(json_body=chat_completion()) as url:
+        yield url
 
 
 def gateway_config(workdir: Path, name: str, store_url: str, upstream: str) -> Path:
