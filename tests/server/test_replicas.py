@@ -351,3 +351,25 @@ def test_a_replica_refuses_to_start_on_a_schema_it_does_not_know(tmp_path: Path,
     assert "store schema version 99 is newer than this polyresponses" in process.stderr
     password = postgres_url.split(":")[2].split("@")[0]
     assert password not in process.stderr and password not in process.stdout
+
+
+def test_sealing_over_postgresql_needs_one_secret_on_every_replica() -> None:
+    """A secret file beside the store is one machine's: over PostgreSQL the secret must be given, and an
+    item sealed under another replica's secret is named as such (not answered as a missing item)."""
+    from polyresponses.server._compaction import Sealer, open_compactions
+    from polyresponses.server._errors import GatewayError
+
+    with pytest.raises(GatewayError) as refused:
+        Sealer.for_store("postgresql://gateway:hunter2@db/gateway", {})
+    assert refused.value.code == "secret_not_configured" and "hunter2" not in refused.value.message
+    replica_a = Sealer.for_store("postgresql://gateway:hunter2@db/gateway", {"POLYRESPONSES_SECRET": "11" * 32})
+    replica_b = Sealer.for_store("postgresql://gateway:hunter2@db/gateway", {"POLYRESPONSES_SECRET": "22" * 32})
+    item = {"type": "compaction", "encrypted_content": replica_a.seal("the summary", "alice")}
+    opened = open_compactions(replica_a, "alice", [item], lambda _key_id: True)
+    assert "the summary" in opened[0]["content"][0]["text"]
+    with pytest.raises(GatewayError) as mismatch:
+        open_compactions(replica_b, "alice", [item], lambda key_id: key_id == replica_a.key_id)
+    assert mismatch.value.code == "secret_mismatch"
+    with pytest.raises(GatewayError) as missing:  # a key id this deployment never used: just not found
+        open_compactions(replica_b, "alice", [item], lambda _key_id: False)
+    assert missing.value.status == 404
