@@ -217,6 +217,8 @@ class Gateway:
             key = self.environ.get(row.api_key_env) or None
             if key is None and provider == "gemini":
                 key = self.environ.get("GOOGLE_API_KEY") or None
+            if key is None and provider == "cohere":
+                key = self.environ.get("COHERE_API_KEY") or None
         base = api_base or (settings.base_url if settings is not None else None)
         dialect = settings.dialect if settings is not None else None
         try:

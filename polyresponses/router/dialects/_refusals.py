@@ -12,7 +12,7 @@ from typing import Any
 
 from polyresponses.router._errors import UnsupportedFeatureError
 
-__all__ = ["IGNORED_HINTS", "STATELESS_REFUSED", "refuse_unsayable"]
+__all__ = ["IGNORED_HINTS", "STATELESS_MAPPED", "STATELESS_REFUSED", "refuse_unsayable"]
 
 STATELESS_REFUSED: Mapping[str, str] = {
     "max_tool_calls": "max_tool_calls",
@@ -30,6 +30,38 @@ IGNORED_HINTS: frozenset[str] = frozenset({"prompt_cache_key", "client_metadata"
 ``prompt_cache_key`` is a cache-routing hint (Anthropic caches by ``cache_control`` breakpoints, Gemini
 by its cache API); ``client_metadata`` is the client's own bookkeeping (Codex CLI sends its thread and
 turn ids in it). Sent where the route has them (OpenAI's chat endpoint takes ``prompt_cache_key``)."""
+
+
+STATELESS_MAPPED: frozenset[str] = frozenset(
+    {
+        "model",
+        "input",
+        "instructions",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "max_output_tokens",
+        "temperature",
+        "top_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "reasoning",
+        "text",
+        "stream",
+        "stream_options",
+        "user",
+        "safety_identifier",
+        "metadata",
+        "store",
+        "include",
+        "truncation",
+        "service_tier",
+    }
+    | IGNORED_HINTS
+)
+"""The request fields such a dialect maps, or (``user``, ``metadata``, :data:`IGNORED_HINTS`) knowingly
+leaves out: it has no field for them and they change nothing the model does. A dialect without an
+equivalent for one of them (Anthropic has no penalties) takes it out and refuses it instead."""
 
 
 def refuse_unsayable(

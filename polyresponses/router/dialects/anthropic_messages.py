@@ -45,7 +45,7 @@ from polyresponses.router._errors import (
     UnsupportedFeatureError,
 )
 from polyresponses.router.dialects._envelope import seal, unseal
-from polyresponses.router.dialects._refusals import IGNORED_HINTS, STATELESS_REFUSED, refuse_unsayable
+from polyresponses.router.dialects._refusals import STATELESS_MAPPED, STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -77,31 +77,7 @@ THINKING_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192
 _ENVELOPE = "polyresponses.anthropic.v1:"
 
 # Request fields this dialect maps; anything else in the body is an error or a provider extra.
-_MAPPED = frozenset(
-    {
-        "model",
-        "input",
-        "instructions",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "max_output_tokens",
-        "temperature",
-        "top_p",
-        "reasoning",
-        "text",
-        "stream",
-        "stream_options",
-        "user",
-        "safety_identifier",
-        "metadata",
-        "store",
-        "include",
-        "truncation",
-        "service_tier",
-    }
-    | IGNORED_HINTS
-)
+_MAPPED = STATELESS_MAPPED - {"presence_penalty", "frequency_penalty"}
 # Responses fields with no Messages equivalent: refused rather than dropped.
 _REFUSED = {**STATELESS_REFUSED, "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty"}
 

@@ -53,7 +53,7 @@ from polyresponses.router._errors import (
     UnsupportedFeatureError,
 )
 from polyresponses.router.dialects._envelope import seal, unseal
-from polyresponses.router.dialects._refusals import IGNORED_HINTS, STATELESS_REFUSED, refuse_unsayable
+from polyresponses.router.dialects._refusals import STATELESS_MAPPED, STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
 
@@ -85,33 +85,7 @@ _ENVELOPE = "polyresponses.gemini.v1:"
 
 # Request fields this dialect maps (or, for user/metadata and IGNORED_HINTS, knowingly ignores:
 # Gemini has no field for them and they change nothing the model does).
-_MAPPED = frozenset(
-    {
-        "model",
-        "input",
-        "instructions",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "max_output_tokens",
-        "temperature",
-        "top_p",
-        "presence_penalty",
-        "frequency_penalty",
-        "reasoning",
-        "text",
-        "stream",
-        "stream_options",
-        "user",
-        "safety_identifier",
-        "metadata",
-        "store",
-        "include",
-        "truncation",
-        "service_tier",
-    }
-    | IGNORED_HINTS
-)
+_MAPPED = STATELESS_MAPPED
 # Responses fields with no generateContent equivalent: refused rather than dropped.
 _REFUSED = STATELESS_REFUSED
 # Provider extras that may also be set by the mapping: merged key by key (a conflict is an error).
