@@ -8,6 +8,8 @@ across invocations); the id of each answer is printed on stderr.
 ``polyresponses serve [--config gateway.toml] [--host H] [--port N]`` runs the gateway (``[server]`` extra).
 ``polyresponses store migrate [URL]`` creates or upgrades a PostgreSQL store's schema (``[postgres]`` extra);
 ``polyresponses store version [URL]`` prints it. URL defaults to ``$POLYRESPONSES_STORE``.
+``polyresponses providers [--json]`` prints the provider table: dialect, base URL, key variable, what each
+row can do, and whether its facts were seen in recorded traffic or taken from documentation.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from polyresponses.router._provider_model import Provider
 
 __all__ = ["main"]
 
@@ -175,10 +181,88 @@ def _store(argv: list[str]) -> int:
     return 0
 
 
+def _capabilities(row: Provider) -> dict[str, object]:
+    caps = row.capabilities
+    return {
+        "streaming": caps.streaming,
+        "stored_state": caps.stored_state,
+        "background": caps.background,
+        "reasoning": caps.reasoning,
+        "image_input": caps.image_input,
+        "structured_output": caps.structured_output,
+        "tools": sorted(caps.tools),
+        "endpoints": sorted(caps.endpoints),
+    }
+
+
+def _row(row: Provider) -> dict[str, object]:
+    """One row as JSON: everything a user needs to reach the provider and to know what it refuses."""
+    return {
+        "name": row.name,
+        "dialect": row.dialect,
+        "base_url": row.base_url,
+        "base_url_env": row.base_url_env,
+        "base_path": row.base_path,
+        "api_key_env": row.api_key_env,
+        "key_required": row.key_required,
+        "auth_header": row.auth_header,
+        "auth_scheme": row.auth_scheme,
+        "capabilities": _capabilities(row),
+        "facts": row.facts,
+        "docs": row.docs,
+        "notes": row.notes,
+    }
+
+
+def _short_capabilities(row: Provider) -> str:
+    """``stream state reasoning ... tools=function,mcp`` (flags that are off are left out)."""
+    caps = _capabilities(row)
+    words = {"streaming": "stream", "stored_state": "state", "background": "background", "reasoning": "reasoning"}
+    words |= {"image_input": "images", "structured_output": "json-schema"}
+    flags = [short for name, short in words.items() if caps[name]]
+    flags.append("tools=" + (",".join(sorted(row.capabilities.tools)) or "none"))
+    if row.capabilities.endpoints:
+        flags.append("routes=" + ",".join(sorted(row.capabilities.endpoints)))
+    return " ".join(flags)
+
+
+def _providers(argv: list[str]) -> int:
+    import json
+
+    import polyresponses
+
+    parser = argparse.ArgumentParser(
+        prog="polyresponses providers",
+        description="The provider table: where each provider lives, its key variable, what it can do, and whether "
+        "its facts come from recorded traffic or from documentation only.",
+    )
+    parser.add_argument("--json", action="store_true", help="print every row as JSON (with docs and notes)")
+    args = parser.parse_args(argv)
+    rows = polyresponses.providers()
+    if args.json:
+        print(json.dumps([_row(row) for row in rows], indent=2))
+        return 0
+    table = [("name", "dialect", "base URL", "key variable", "facts", "capabilities")]
+    for row in rows:
+        base = row.base_url
+        if not base and row.base_url_env:
+            base = f"${row.base_url_env}{row.base_path}"  # no default host: the variable (or api_base=) names it
+        key = row.api_key_env or "-"
+        if row.api_key_env and not row.key_required:
+            key += " (optional)"
+        table.append((row.name, row.dialect, base or "(api_base=)", key, row.facts, _short_capabilities(row)))
+    widths = [max(len(line[column]) for line in table) for column in range(5)]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)) + "  " + line[5])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:
         return _serve(argv[1:])
+    if argv[:1] == ["providers"]:
+        return _providers(argv[1:])
     if argv[:1] == ["store"]:
         return _store(argv[1:])
     if argv[:1] == ["types"]:
@@ -190,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="polyresponses",
         description="One typed Responses API for every LLM provider. "
-        "Ask a model (`polyresponses 'Hi' -m openai:gpt-4o-mini`), or run `polyresponses types`.",
+        "Ask a model (`polyresponses 'Hi' -m openai:gpt-4o-mini`), or run `polyresponses types` / `providers`.",
     )
     parser.add_argument("prompt", help="the input text")
     parser.add_argument("-m", "--model", required=True, help="provider:model, e.g. llamacpp:smollm2")

@@ -21,6 +21,7 @@ from polyresponses.router._wire import to_wire, validate_request
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 from polyresponses.router.dialects import anthropic_messages as anthropic_dialect
 from polyresponses.router.dialects import chat_completions as chat_dialect
+from polyresponses.router.dialects import cohere_v2 as cohere_dialect
 from polyresponses.router.dialects import gemini as gemini_dialect
 from polyresponses.router.dialects import openai_responses as responses_dialect
 
@@ -69,6 +70,12 @@ def plan_create(provider: Provider, body: dict[str, Any]) -> DialectPlan:
                 partial(gemini_dialect.parse_response, provider=name, request=body),
                 partial(gemini_dialect.GeminiStreamTranslator, name, body),
             )
+        case "cohere_v2":
+            return (
+                cohere_dialect.build_create(body, provider=name),
+                partial(cohere_dialect.parse_response, provider=name, request=body),
+                partial(cohere_dialect.CohereStreamTranslator, name, body),
+            )
         case _:
             assert_never(provider.dialect)
 
@@ -98,13 +105,18 @@ def resolve_target_parts(
     key = api_key if api_key is not None else (environ.get(provider.api_key_env) if provider.api_key_env else None)
     if key is None and provider.name == "gemini":
         key = environ.get("GOOGLE_API_KEY")  # the Gemini API docs and google-genai accept either variable
+    if key is None and provider.name == "cohere":
+        key = environ.get("COHERE_API_KEY")  # cohere-python reads CO_API_KEY, then COHERE_API_KEY
     if not key and provider.key_required:
         raise MissingAPIKeyError(provider.name, provider.api_key_env or "<none>")
-    base = api_base or (environ.get(provider.base_url_env) if provider.base_url_env else None) or provider.base_url
+    from_env = None if api_base else (environ.get(provider.base_url_env) if provider.base_url_env else None)
+    base = api_base or from_env or provider.base_url
     if not base:
         where = f"pass api_base=... or set {provider.base_url_env}" if provider.base_url_env else "pass api_base=..."
         raise ValueError(f"[{provider.name}] has no default base URL: {where}")
     base = base.rstrip("/")
+    if from_env and provider.base_path and not base.endswith(provider.base_path):
+        base += provider.base_path  # the variable names a host (DATABRICKS_HOST), the API lives under a path
     if provider.name == "azureopenai" and not base.endswith("/openai/v1"):
         # Azure OpenAI v1 API: {endpoint}/openai/v1/responses (Microsoft Learn, "Azure OpenAI v1 API").
         base += "/openai/v1"

@@ -11,11 +11,24 @@ provider's documentation on 2026-11-22 (see the issue 3 closing note for what st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import replace
 
+from polyresponses.router._hosted_rows import HOSTED_ROWS
+from polyresponses.router._provider_model import (
+    ALL_ENDPOINTS,
+    ALL_TOOLS,
+    FUNCTIONS,
+    FUNCTIONS_MCP,
+    LOCAL_CHAT,
+    NO_TOOLS,
+    Capabilities,
+    ChatOptions,
+    Dialect,
+    Endpoint,
+    Provider,
+    ToolKind,
+)
 from polyresponses.router.dialects.anthropic_messages import ANTHROPIC_VERSION
-from polyresponses.router.dialects.chat_completions import ChatOptions
 
 __all__ = [
     "PROVIDERS",
@@ -29,82 +42,6 @@ __all__ = [
     "with_dialect",
 ]
 
-Dialect = Literal["openai_responses", "chat_completions", "anthropic_messages", "gemini"]
-"""Wire dialects the router can speak (a module each under ``polyresponses.router.dialects``)."""
-
-Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens", "conversations"]
-"""Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference
-(``conversations``: the Conversations API routes). Without the route, a client with a response store
-answers ``retrieve``, ``delete``, ``input_items`` and ``conversations`` from the store."""
-
-ToolKind = Literal[
-    "function",
-    "custom",
-    "mcp",
-    "web_search",
-    "file_search",
-    "code_interpreter",
-    "image_generation",
-    "computer",
-    "shell",
-    "apply_patch",
-    "local_shell",
-    "browser_search",
-    "x_search",
-]
-"""Tool families, named after the tool ``type`` values of the Responses API (preview variants fold in),
-plus the vendor built-ins Groq (``browser_search``) and xAI (``x_search``) document."""
-
-_ALL_TOOLS: frozenset[ToolKind] = frozenset(ToolKind.__args__)  # type: ignore[attr-defined]
-_ALL_ENDPOINTS: frozenset[Endpoint] = frozenset(Endpoint.__args__)  # type: ignore[attr-defined]
-_FUNCTIONS: frozenset[ToolKind] = frozenset({"function"})
-_FUNCTIONS_MCP: frozenset[ToolKind] = frozenset({"function", "mcp"})
-_NO_TOOLS: frozenset[ToolKind] = frozenset()
-_LOCAL_CHAT = ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True)
-"""vLLM, llama.cpp, Ollama, LM Studio: ``max_tokens`` is what all of them read."""
-
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What a provider can express. Enforced before the network; see ``_capabilities.check``."""
-
-    streaming: bool = True
-    stored_state: bool = False
-    """``store: true``, ``previous_response_id`` and ``conversation``: the server keeps responses."""
-    background: bool = False
-    tools: frozenset[ToolKind] = _FUNCTIONS
-    reasoning: bool = True
-    image_input: bool = True
-    structured_output: bool = True
-    endpoints: frozenset[Endpoint] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    """One provider: where, how to authenticate, which dialect, what it can do."""
-
-    name: str
-    base_url: str
-    dialect: Dialect = "openai_responses"
-    api_key_env: str | None = None
-    """The conventional key variable; ``None`` for local servers that need no key."""
-    key_required: bool = True
-    base_url_env: str | None = None
-    """A variable that overrides ``base_url`` (the one the provider's own SDK reads, where it has one)."""
-    auth_header: str = "Authorization"
-    auth_scheme: str = "Bearer"
-    """Prefix of the header value; empty for raw-key headers such as Azure's ``api-key``."""
-    headers: tuple[tuple[str, str], ...] = ()
-    """Headers sent with every request (e.g. Anthropic's ``anthropic-version``)."""
-    capabilities: Capabilities = field(default_factory=Capabilities)
-    chat: ChatOptions = field(default_factory=ChatOptions)
-    """How its ``/chat/completions`` differs from OpenAI's, for the chat dialect (native or chosen)."""
-    mirror_format_as_response_format: bool = False
-    """Also send a JSON-schema ``text.format`` as Chat Completions' ``response_format``: for servers whose
-    ``/responses`` is a shim over their chat endpoint and drops ``text.format`` (llama.cpp, measured)."""
-    docs: str = ""
-    notes: str = ""
-
 
 PROVIDERS: dict[str, Provider] = {
     p.name: p
@@ -115,8 +52,9 @@ PROVIDERS: dict[str, Provider] = {
             chat=ChatOptions(reasoning_effort=True, reasoning_field=None, developer_role=True, openai_extras=True),
             api_key_env="OPENAI_API_KEY",
             base_url_env="OPENAI_BASE_URL",
-            capabilities=Capabilities(stored_state=True, background=True, tools=_ALL_TOOLS, endpoints=_ALL_ENDPOINTS),
+            capabilities=Capabilities(stored_state=True, background=True, tools=ALL_TOOLS, endpoints=ALL_ENDPOINTS),
             docs="https://platform.openai.com/docs/api-reference/responses",
+            facts="recorded",
         ),
         Provider(
             "azureopenai",
@@ -142,7 +80,7 @@ PROVIDERS: dict[str, Provider] = {
             "https://router.huggingface.co/v1",
             chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
             api_key_env="HF_TOKEN",
-            capabilities=Capabilities(tools=_FUNCTIONS_MCP),
+            capabilities=Capabilities(tools=FUNCTIONS_MCP),
             docs="https://huggingface.co/docs/inference-providers/guides/responses-api",
             notes="route with a suffix: 'huggingface:openai/gpt-oss-120b:groq'",
         ),
@@ -152,7 +90,7 @@ PROVIDERS: dict[str, Provider] = {
             chat=ChatOptions(reasoning_effort=True, reasoning_field=None),
             api_key_env="GROQ_API_KEY",
             base_url_env="GROQ_BASE_URL",
-            capabilities=Capabilities(tools=_FUNCTIONS_MCP | {"code_interpreter", "browser_search"}),
+            capabilities=Capabilities(tools=FUNCTIONS_MCP | {"code_interpreter", "browser_search"}),
             docs="https://console.groq.com/docs/responses-api",
             notes="stateless; built-in code_interpreter and browser_search only on openai/gpt-oss-20b and -120b",
         ),
@@ -162,7 +100,7 @@ PROVIDERS: dict[str, Provider] = {
             chat=ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True),
             api_key_env="FIREWORKS_API_KEY",
             capabilities=Capabilities(
-                stored_state=True, tools=_FUNCTIONS_MCP, endpoints=frozenset({"retrieve", "delete"})
+                stored_state=True, tools=FUNCTIONS_MCP, endpoints=frozenset({"retrieve", "delete"})
             ),
             docs="https://docs.fireworks.ai/guides/response-api",
         ),
@@ -173,6 +111,7 @@ PROVIDERS: dict[str, Provider] = {
             api_key_env="OPENROUTER_API_KEY",
             capabilities=Capabilities(tools=frozenset({"function", "web_search"})),
             docs="https://openrouter.ai/docs/api-reference/responses-api/overview",
+            facts="recorded",
             notes="stateless: store=true and previous_response_id are rejected by the API",
         ),
         Provider(
@@ -193,14 +132,14 @@ PROVIDERS: dict[str, Provider] = {
             "https://api.together.ai/v1",
             chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
             api_key_env="TOGETHER_API_KEY",
-            capabilities=Capabilities(tools=_FUNCTIONS_MCP),
+            capabilities=Capabilities(tools=FUNCTIONS_MCP),
             docs="https://docs.together.ai/docs/inference/responses",
             notes="beta; dedicated endpoints use api_base=https://api-inference.together.ai/v1",
         ),
         Provider(
             "ollama",
             "http://localhost:11434/v1",
-            chat=_LOCAL_CHAT,
+            chat=LOCAL_CHAT,
             api_key_env="OLLAMA_API_KEY",
             base_url_env="OLLAMA_BASE_URL",
             capabilities=Capabilities(image_input=False, structured_output=False),
@@ -211,11 +150,11 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "lmstudio",
             "http://localhost:1234/v1",
-            chat=_LOCAL_CHAT,
+            chat=LOCAL_CHAT,
             api_key_env="LM_API_TOKEN",
             base_url_env="LMSTUDIO_BASE_URL",
             capabilities=Capabilities(
-                stored_state=True, tools=_FUNCTIONS_MCP, image_input=False, structured_output=False
+                stored_state=True, tools=FUNCTIONS_MCP, image_input=False, structured_output=False
             ),
             docs="https://lmstudio.ai/docs/developer/openai-compat/responses",
             notes="since 0.3.29; remote MCP needs an opt-in in its developer settings",
@@ -224,13 +163,13 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "vllm",
             "http://localhost:8000/v1",
-            chat=_LOCAL_CHAT,
+            chat=LOCAL_CHAT,
             api_key_env="VLLM_API_KEY",
             base_url_env="VLLM_BASE_URL",
             capabilities=Capabilities(
                 stored_state=True,
                 background=True,
-                tools=_FUNCTIONS_MCP | {"web_search", "code_interpreter"},
+                tools=FUNCTIONS_MCP | {"web_search", "code_interpreter"},
                 endpoints=frozenset({"retrieve", "cancel"}),
             ),
             docs="https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html",
@@ -240,7 +179,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "llamacpp",
             "http://127.0.0.1:8080/v1",
-            chat=_LOCAL_CHAT,
+            chat=LOCAL_CHAT,
             api_key_env="LLAMACPP_API_KEY",
             base_url_env="LLAMACPP_BASE_URL",
             capabilities=Capabilities(reasoning=False, image_input=False, endpoints=frozenset({"input_tokens"})),
@@ -270,6 +209,7 @@ PROVIDERS: dict[str, Provider] = {
             api_key_env="DEEPSEEK_API_KEY",
             capabilities=Capabilities(image_input=False, structured_output=False),
             docs="https://api-docs.deepseek.com/guides/responses_api",
+            facts="recorded",
             notes="POST https://api.deepseek.com/responses (no /v1); deepseek-v4-flash only; stateless",
         ),
         Provider(
@@ -281,8 +221,9 @@ PROVIDERS: dict[str, Provider] = {
             auth_header="x-api-key",
             auth_scheme="",
             headers=(("anthropic-version", ANTHROPIC_VERSION),),
-            capabilities=Capabilities(tools=_FUNCTIONS),
+            capabilities=Capabilities(tools=FUNCTIONS),
             docs="https://docs.claude.com/en/api/messages",
+            facts="recorded",
             notes="max_tokens defaults to 4096 (+ the thinking budget); thinking blocks replay only to anthropic",
         ),
         Provider(
@@ -292,9 +233,24 @@ PROVIDERS: dict[str, Provider] = {
             api_key_env="GEMINI_API_KEY",
             auth_header="x-goog-api-key",
             auth_scheme="",
-            capabilities=Capabilities(tools=_FUNCTIONS, stored_state=False),
+            capabilities=Capabilities(tools=FUNCTIONS, stored_state=False),
             docs="https://ai.google.dev/api/generate-content",
+            facts="recorded",
             notes="key from GEMINI_API_KEY, else GOOGLE_API_KEY; thought signatures replay only to gemini",
+        ),
+        Provider(
+            "cohere",
+            "https://api.cohere.com/v2",
+            dialect="cohere_v2",
+            api_key_env="CO_API_KEY",
+            capabilities=Capabilities(tools=FUNCTIONS),
+            docs="https://docs.cohere.com/reference/chat",
+            facts="recorded",
+            notes=(
+                "key from CO_API_KEY, else COHERE_API_KEY (as cohere-python reads them); recorded: text, tools,"
+                " thinking, cached tokens; from the docs only: streaming, response_format, image_url input;"
+                " thinking and tool plans replay only to cohere"
+            ),
         ),
         # Chat Completions providers (issue 4): their wire format is POST {base}/chat/completions.
         # Structured output and image input are True only where the provider's docs say so;
@@ -307,8 +263,9 @@ PROVIDERS: dict[str, Provider] = {
                 max_tokens_field="max_tokens", required_tool_choice="any", reasoning_effort=True, reasoning_field=None
             ),
             api_key_env="MISTRAL_API_KEY",
-            capabilities=Capabilities(tools=_FUNCTIONS),
+            capabilities=Capabilities(tools=FUNCTIONS),
             docs="https://docs.mistral.ai/api/#tag/chat",
+            facts="recorded",
             notes="tool_choice 'required' is sent as 'any'; Magistral thinking arrives as content parts",
         ),
         Provider(
@@ -317,7 +274,7 @@ PROVIDERS: dict[str, Provider] = {
             dialect="chat_completions",
             chat=ChatOptions(reasoning_effort=True, reasoning_field=None),
             api_key_env="CEREBRAS_API_KEY",
-            capabilities=Capabilities(tools=_FUNCTIONS, image_input=False),
+            capabilities=Capabilities(tools=FUNCTIONS, image_input=False),
             docs="https://inference-docs.cerebras.ai/api-reference/chat-completions",
         ),
         Provider(
@@ -326,7 +283,7 @@ PROVIDERS: dict[str, Provider] = {
             dialect="chat_completions",
             chat=ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True, reasoning_field=None),
             api_key_env="PERPLEXITY_API_KEY",
-            capabilities=Capabilities(tools=_NO_TOOLS),
+            capabilities=Capabilities(tools=NO_TOOLS),
             docs="https://docs.perplexity.ai/api-reference/chat-completions-post",
             notes="no function calling; answers are web-grounded",
         ),
@@ -336,7 +293,7 @@ PROVIDERS: dict[str, Provider] = {
             dialect="chat_completions",
             chat=ChatOptions(max_tokens_field="max_tokens"),
             api_key_env="MOONSHOT_API_KEY",
-            capabilities=Capabilities(tools=_FUNCTIONS, structured_output=False, image_input=False),
+            capabilities=Capabilities(tools=FUNCTIONS, structured_output=False, image_input=False),
             docs="https://platform.moonshot.ai/docs/api/chat",
             notes="Kimi thinking models need reasoning_content replayed with tool calls (done for its own items)",
         ),
@@ -346,7 +303,7 @@ PROVIDERS: dict[str, Provider] = {
             dialect="chat_completions",
             chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
             api_key_env="SAMBANOVA_API_KEY",
-            capabilities=Capabilities(tools=_FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
+            capabilities=Capabilities(tools=FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
             docs="https://docs.sambanova.ai/cloud/api-reference/endpoints/chat",
         ),
         Provider(
@@ -355,7 +312,7 @@ PROVIDERS: dict[str, Provider] = {
             dialect="chat_completions",
             chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
             api_key_env="NEBIUS_API_KEY",
-            capabilities=Capabilities(tools=_FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
+            capabilities=Capabilities(tools=FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
             docs="https://docs.nebius.com/studio/inference/api",
         ),
         Provider(
@@ -364,7 +321,7 @@ PROVIDERS: dict[str, Provider] = {
             dialect="chat_completions",
             chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
             api_key_env="DEEPINFRA_API_KEY",
-            capabilities=Capabilities(tools=_FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
+            capabilities=Capabilities(tools=FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
             docs="https://deepinfra.com/docs/openai_api",
         ),
         Provider(
@@ -374,10 +331,11 @@ PROVIDERS: dict[str, Provider] = {
             api_key_env="OPENAI_COMPATIBLE_API_KEY",
             base_url_env="OPENAI_COMPATIBLE_BASE_URL",
             key_required=False,
-            capabilities=Capabilities(stored_state=True, background=True, tools=_ALL_TOOLS, endpoints=_ALL_ENDPOINTS),
+            capabilities=Capabilities(stored_state=True, background=True, tools=ALL_TOOLS, endpoints=ALL_ENDPOINTS),
             docs="any server speaking POST {api_base}/responses",
             notes="pass api_base=...; nothing is refused before the network, the server decides",
         ),
+        *HOSTED_ROWS,  # issue 14: hosted providers and gateways (polyresponses.router._hosted_rows)
     )
 }
 
@@ -396,13 +354,13 @@ def with_dialect(provider: Provider, dialect: Dialect | None) -> Provider:
     """
     if dialect is None or dialect == provider.dialect:
         return provider
-    if dialect != "chat_completions" or provider.dialect in ("anthropic_messages", "gemini"):
+    if dialect != "chat_completions" or provider.dialect in ("anthropic_messages", "gemini", "cohere_v2"):
         raise ValueError(f"{provider.name} speaks {provider.dialect} only; it has no {dialect} endpoint")
     capabilities = replace(
         provider.capabilities,
         stored_state=False,
         background=False,
-        tools=provider.capabilities.tools & _FUNCTIONS,
+        tools=provider.capabilities.tools & FUNCTIONS,
         endpoints=frozenset(),
     )
     return replace(provider, dialect=dialect, capabilities=capabilities, mirror_format_as_response_format=False)

@@ -10,6 +10,7 @@ import polyresponses
 from polyresponses.router._capabilities import check_endpoint, check_request, tool_kind
 from polyresponses.router._core import get_provider, resolve_target_parts
 from polyresponses.router._errors import MissingAPIKeyError, UnsupportedFeatureError
+from polyresponses.router._hosted_rows import HOSTED_ROWS
 from polyresponses.router._providers import PROVIDERS, ToolKind
 
 _ISSUE_PROVIDERS = {
@@ -35,12 +36,16 @@ _CHAT_PROVIDERS = {"mistral", "cerebras", "perplexity", "moonshot", "sambanova",
 """Issue 4's Chat Completions providers (deepseek's chat endpoint is its row with dialect="chat_completions")."""
 
 
-_DIALECT_ROWS = {"anthropic": "anthropic_messages", "gemini": "gemini"}
-"""Rows of the other dialects' issues (5: Anthropic Messages, 6: Gemini)."""
+_DIALECT_ROWS = {"anthropic": "anthropic_messages", "gemini": "gemini", "cohere": "cohere_v2"}
+"""Rows of the other dialects' issues (5: Anthropic Messages, 6: Gemini, 14: Cohere v2)."""
+
+
+_HOSTED = {row.name: row.dialect for row in HOSTED_ROWS}
+"""Issue 14's hosted providers and gateways, in the dialect each row names (tests/router/test_provider_rows.py)."""
 
 
 def test_every_provider_the_issue_names_is_a_row() -> None:
-    assert set(PROVIDERS) == _ISSUE_PROVIDERS | _CHAT_PROVIDERS | set(_DIALECT_ROWS)
+    assert set(PROVIDERS) == _ISSUE_PROVIDERS | _CHAT_PROVIDERS | set(_DIALECT_ROWS) | set(_HOSTED)
     assert all(PROVIDERS[name].dialect == "chat_completions" for name in _CHAT_PROVIDERS)
     assert [p.name for p in polyresponses.providers()] == list(PROVIDERS)
 
@@ -49,13 +54,16 @@ def test_every_provider_the_issue_names_is_a_row() -> None:
 def test_rows_are_coherent(provider: str) -> None:
     row = PROVIDERS[provider]
     expected = "chat_completions" if provider in _CHAT_PROVIDERS else _DIALECT_ROWS.get(provider, "openai_responses")
+    expected = _HOSTED.get(provider, expected)
     assert row.dialect == expected
     if row.dialect == "chat_completions":
         assert row.capabilities.tools <= {"function"} and not row.capabilities.stored_state
         assert not row.capabilities.endpoints and not row.capabilities.background
     assert row.base_url == "" or row.base_url.startswith(("https://", "http://localhost", "http://127.0.0.1"))
     assert not row.base_url.endswith("/")
-    hosted = row.base_url.startswith("https://") or row.name == "azureopenai"
+    hosted = (
+        row.base_url.startswith("https://") or row.name == "azureopenai" or (row.name in _HOSTED and not row.base_url)
+    )
     assert row.key_required == hosted, "hosted providers need a key, local servers and openai_compatible do not"
     assert row.capabilities.tools <= set(ToolKind.__args__)  # type: ignore[attr-defined]
 
@@ -80,6 +88,7 @@ def test_rows_are_coherent(provider: str) -> None:
         ("sambanova", "SAMBANOVA_API_KEY"),
         ("nebius", "NEBIUS_API_KEY"),
         ("deepinfra", "DEEPINFRA_API_KEY"),
+        ("cohere", "CO_API_KEY"),
     ],
 )
 def test_a_missing_key_names_its_variable(provider: str, variable: str) -> None:
@@ -120,7 +129,7 @@ def test_openai_compatible_needs_a_base_url() -> None:
 
 
 def test_unknown_provider_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known: anthropic, azureopenai"):
+    with pytest.raises(ValueError, match="known: anthropic, atlascloud, azureopenai"):
         get_provider("nope")
 
 

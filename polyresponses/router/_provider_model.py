@@ -1,0 +1,115 @@
+"""What a provider row is: its fields, the dialects, tool families and endpoints a row can name.
+
+Split from :mod:`polyresponses.router._providers` (the table itself) so that tables of rows can live
+in modules of their own and import these without importing the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from polyresponses.router.dialects.chat_completions import ChatOptions
+
+__all__ = [
+    "ALL_ENDPOINTS",
+    "ALL_TOOLS",
+    "FUNCTIONS",
+    "FUNCTIONS_MCP",
+    "LOCAL_CHAT",
+    "NO_TOOLS",
+    "Capabilities",
+    "ChatOptions",
+    "Dialect",
+    "Endpoint",
+    "FactSource",
+    "Provider",
+    "ToolKind",
+]
+
+Dialect = Literal["openai_responses", "chat_completions", "anthropic_messages", "gemini", "cohere_v2"]
+"""Wire dialects the router can speak (a module each under ``polyresponses.router.dialects``)."""
+
+Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens", "conversations"]
+"""Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference
+(``conversations``: the Conversations API routes). Without the route, a client with a response store
+answers ``retrieve``, ``delete``, ``input_items`` and ``conversations`` from the store."""
+
+FactSource = Literal["recorded", "documented"]
+"""Where a row's facts come from. ``recorded``: real traffic to the row's base URL in its dialect is in the
+recorded fixtures (``shared/fixtures/recorded``; a test checks the claim), so its host, path and wire were
+seen working; its auth and capability flags still come from the docs. ``documented``: every fact is from
+documentation (the provider's own, or where ``notes`` says so another project's code or docs)."""
+
+ToolKind = Literal[
+    "function",
+    "custom",
+    "mcp",
+    "web_search",
+    "file_search",
+    "code_interpreter",
+    "image_generation",
+    "computer",
+    "shell",
+    "apply_patch",
+    "local_shell",
+    "browser_search",
+    "x_search",
+]
+"""Tool families, named after the tool ``type`` values of the Responses API (preview variants fold in),
+plus the vendor built-ins Groq (``browser_search``) and xAI (``x_search``) document."""
+
+ALL_TOOLS: frozenset[ToolKind] = frozenset(ToolKind.__args__)  # type: ignore[attr-defined]
+ALL_ENDPOINTS: frozenset[Endpoint] = frozenset(Endpoint.__args__)  # type: ignore[attr-defined]
+FUNCTIONS: frozenset[ToolKind] = frozenset({"function"})
+FUNCTIONS_MCP: frozenset[ToolKind] = frozenset({"function", "mcp"})
+NO_TOOLS: frozenset[ToolKind] = frozenset()
+LOCAL_CHAT = ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True)
+"""vLLM, llama.cpp, Ollama, LM Studio: ``max_tokens`` is what all of them read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can express. Enforced before the network; see ``_capabilities.check``."""
+
+    streaming: bool = True
+    stored_state: bool = False
+    """``store: true``, ``previous_response_id`` and ``conversation``: the server keeps responses."""
+    background: bool = False
+    tools: frozenset[ToolKind] = FUNCTIONS
+    reasoning: bool = True
+    image_input: bool = True
+    structured_output: bool = True
+    endpoints: frozenset[Endpoint] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """One provider: where, how to authenticate, which dialect, what it can do."""
+
+    name: str
+    base_url: str
+    dialect: Dialect = "openai_responses"
+    api_key_env: str | None = None
+    """The conventional key variable; ``None`` for local servers that need no key."""
+    key_required: bool = True
+    base_url_env: str | None = None
+    """A variable that overrides ``base_url`` (the one the provider's own SDK reads, where it has one)."""
+    base_path: str = ""
+    """Appended to a base URL read from ``base_url_env`` that lacks it: for variables that name a host, not
+    an API root (``DATABRICKS_HOST`` is the workspace URL; the API lives under ``/serving-endpoints``)."""
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    """Prefix of the header value; empty for raw-key headers such as Azure's ``api-key``."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Headers sent with every request (e.g. Anthropic's ``anthropic-version``)."""
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    chat: ChatOptions = field(default_factory=ChatOptions)
+    """How its ``/chat/completions`` differs from OpenAI's, for the chat dialect (native or chosen)."""
+    mirror_format_as_response_format: bool = False
+    """Also send a JSON-schema ``text.format`` as Chat Completions' ``response_format``: for servers whose
+    ``/responses`` is a shim over their chat endpoint and drops ``text.format`` (llama.cpp, measured)."""
+    docs: str = ""
+    notes: str = ""
+    facts: FactSource = "documented"
+    """Whether the row was seen working in recorded traffic or is taken from documentation only."""
