@@ -106,6 +106,9 @@ class Provider:
     capabilities: Capabilities = field(default_factory=Capabilities)
     chat: ChatOptions = field(default_factory=ChatOptions)
     """How its ``/chat/completions`` differs from OpenAI's, for the chat dialect (native or chosen)."""
+    responses: Capabilities | None = None
+    """For a row whose own dialect is another: the provider also serves ``POST {base}/responses`` in
+    OpenAI's wire, with these capabilities; ``dialect="openai_responses"`` speaks it."""
     mirror_format_as_response_format: bool = False
     """Also send a JSON-schema ``text.format`` as Chat Completions' ``response_format``: for servers whose
     ``/responses`` is a shim over their chat endpoint and drops ``text.format`` (llama.cpp, measured)."""

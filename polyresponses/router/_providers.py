@@ -264,9 +264,14 @@ PROVIDERS: dict[str, Provider] = {
             ),
             api_key_env="MISTRAL_API_KEY",
             capabilities=Capabilities(tools=FUNCTIONS),
-            docs="https://docs.mistral.ai/api/#tag/chat",
+            # "Responses API" guide: stateless (the store emulates chains), text/image/file input, JSON
+            # schema via text.format, streaming, client functions with namespaces, reasoning.effort,
+            # POST /v1/responses/input_tokens. Documented only: the recorded Mistral traffic is chat.
+            responses=Capabilities(tools=FUNCTIONS, endpoints=frozenset({"input_tokens"})),
+            docs="https://docs.mistral.ai/api/#tag/chat ; https://docs.mistral.ai/studio/conversations/responses",
             facts="recorded",
-            notes="tool_choice 'required' is sent as 'any'; Magistral thinking arrives as content parts",
+            notes="tool_choice 'required' is sent as 'any'; Magistral thinking arrives as content parts; "
+            "dialect='openai_responses' speaks its /v1/responses (a public preview, so chat stays the default)",
         ),
         Provider(
             "cerebras",
@@ -346,7 +351,8 @@ def providers() -> list[Provider]:
 
 
 def with_dialect(provider: Provider, dialect: Dialect | None) -> Provider:
-    """``provider`` speaking ``dialect``: its row as it is, or its chat endpoint with what chat can express.
+    """``provider`` speaking ``dialect``: its row as it is, its chat endpoint with what chat can express,
+    or (a row with :attr:`Provider.responses`) its Responses endpoint with the capabilities it documents.
 
     Over Chat Completions a provider keeps its key, host and chat options, but loses what a plain
     chat endpoint has no words for: built-in and MCP tools, stored state, background responses and
@@ -354,6 +360,8 @@ def with_dialect(provider: Provider, dialect: Dialect | None) -> Provider:
     """
     if dialect is None or dialect == provider.dialect:
         return provider
+    if dialect == "openai_responses" and provider.responses is not None:
+        return replace(provider, dialect=dialect, capabilities=provider.responses, responses=None)
     if dialect != "chat_completions" or provider.dialect in ("anthropic_messages", "gemini", "cohere_v2"):
         raise ValueError(f"{provider.name} speaks {provider.dialect} only; it has no {dialect} endpoint")
     capabilities = replace(

@@ -323,3 +323,33 @@ def _city_format() -> dict[str, Any]:
     from polyresponses.router._structured import text_format_for
 
     return text_format_for(City)
+
+
+def test_a_chat_row_with_a_documented_responses_endpoint_speaks_it_one_argument_away() -> None:
+    """Mistral: chat by default; ``dialect="openai_responses"`` posts to its stateless ``/v1/responses``,
+    where the store rebuilds a chain (no ``previous_response_id`` is sent) and hosted tools stay refused."""
+    server = _Server()
+    with Client(
+        "mistral",
+        api_key="sk-mistral-0123456789",
+        dialect="openai_responses",
+        transport=httpx.MockTransport(server),
+        store=polyresponses.MemoryStore(),
+    ) as c:
+        assert c.provider.dialect == "openai_responses" and not c.provider.capabilities.stored_state
+        first = c.responses.create(model="mistral-medium-latest", input="hi")
+        assert server.requests[0].url == "https://api.mistral.ai/v1/responses"
+        assert server.requests[0].headers["authorization"] == "Bearer sk-mistral-0123456789"
+        c.responses.create(model="mistral-medium-latest", input="again", previous_response_id=first.id)
+        body = server.last_body
+        assert "previous_response_id" not in body and body.get("store") is not True
+        texts = [item.get("content") for item in body["input"] if item.get("role") == "user"]
+        assert len(texts) == 2  # the first turn came back from the store
+        assert c.responses.input_tokens.count(model="mistral-medium-latest", input="x").input_tokens == 7
+        with pytest.raises(polyresponses.UnsupportedFeatureError):
+            c.responses.create(model="mistral-medium-latest", input="x", tools=[{"type": "web_search"}])
+    with Client("mistral", api_key="k", transport=httpx.MockTransport(server)) as chat:
+        assert chat.provider.dialect == "chat_completions"  # the default stays chat
+    with pytest.raises(ValueError, match="no openai_responses endpoint"):
+        Client("cerebras", api_key="k", dialect="openai_responses")
+    polyresponses.close_pooled_clients()
