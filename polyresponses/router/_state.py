@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from polyresponses.router._errors import InvalidRequestError, NotFoundError
 from polyresponses.store import ResponseStore, StoredItem, StoredResponse, defer, flush
-from polyresponses.store._records import ChainReader, dumps
+from polyresponses.store._records import ChainReader, OwnerClaim, dumps
 
 if TYPE_CHECKING:
     from polyresponses.router._providers import Provider
@@ -181,6 +181,8 @@ class Recorder:
     """The chain of ``previous_response_id`` was rebuilt from the store and sent as input items."""
     response_id: str | None = None
     """The id the caller gave the response in advance (see :meth:`rename`); ``None``: the provider's."""
+    claim: OwnerClaim | None = None
+    """An owner to record with the turn, in its transaction (the gateway's; see :class:`OwnerClaim`)."""
 
     def rename(self, response_id: str) -> None:
         """Give the response ``response_id``: every lifecycle response and the record carry it. The provider
@@ -249,6 +251,7 @@ class Recorder:
             previous_response_id=self.previous_response_id,
             conversation_id=self.conversation_id,
             conversation_position=self.conversation_position,
+            claim=self.claim,
         )
         if self.deferred:
             defer(self.store, record, inputs)

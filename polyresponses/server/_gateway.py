@@ -32,6 +32,7 @@ from polyresponses.server._errors import GatewayError, as_gateway_error, not_fou
 from polyresponses.server._metrics import Metrics
 from polyresponses.server.ledger import Ledger, open_ledger
 from polyresponses.store import ResponseStore, default_store_path, flush, open_store
+from polyresponses.store._records import OwnerClaim
 
 if TYPE_CHECKING:
     from polyresponses.router._client import _Plan
@@ -373,13 +374,17 @@ class Gateway:
     async def respond(self, created: Created) -> dict[str, Any]:
         """A whole response (``stream`` false), recorded and owned by the caller before it is handed out."""
         plan = await self.plan(created, stream=False)
+        claim = self._claim(created, plan)
         try:
             response = await created.client._create(plan)
         except BaseException as error:
             self._failed(created, error)
             raise
         if created.params.get("store") is not False:
-            await self.own_response(created, response.id, flush_store=True)
+            if claim is None or claim.granted is None:
+                await self.own_response(created, response.id, flush_store=True)
+            elif not claim.granted:
+                raise _id_conflict(created)
         self._done(created, response, 200)
         return api_shape(to_reply(response))
 
@@ -459,8 +464,18 @@ class Gateway:
             return self.ledger.own("response", response_id, owner, created.provider)
 
         if not await asyncio.to_thread(own):
-            log.error("provider %r returned a response id another key owns; the reply was withheld", created.provider)
-            raise GatewayError(502, "the provider returned a response id already in use", "model_error", "id_conflict")
+            raise _id_conflict(created)
+
+    @staticmethod
+    def _claim(created: Created, plan: _Plan) -> OwnerClaim | None:
+        """Ask the store to record the caller as owner in the turn's own transaction: for a response
+        the store is the only copy of and whose id the gateway chose (one transaction per stored turn,
+        instead of the turn's and then the owner's)."""
+        recorder = plan.recorder
+        if recorder is None or not recorder.keep or recorder.response_id is None or recorder.deferred:
+            return None
+        recorder.claim = OwnerClaim(recorder.response_id, created.principal.owner, created.provider)
+        return recorder.claim
 
     def _done(self, created: Created, response: Response | None, status: int) -> None:
         seconds = time.perf_counter() - created.started
@@ -482,6 +497,11 @@ class Gateway:
         from polyresponses.router._emulated import LocalEndpoints
 
         return LocalEndpoints(self.store, GATEWAY_ROW)
+
+
+def _id_conflict(created: Created) -> GatewayError:
+    log.error("provider %r returned a response id another key owns; the reply was withheld", created.provider)
+    return GatewayError(502, "the provider returned a response id already in use", "model_error", "id_conflict")
 
 
 def this_machine_only(host: str | None, origin: str | None) -> None:

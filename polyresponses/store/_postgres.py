@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from polyresponses.router._errors import PolyresponsesError
 from polyresponses.store._records import (
+    CLAIM_SQL,
     Order,
     StoredConversation,
     StoredItem,
@@ -129,6 +130,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+_CLAIM_SQL = CLAIM_SQL.replace("{t}", "polyresponses.").replace("?", "%s")
 _CHAIN_SQL = CHAIN_SQL.replace("FROM responses", "FROM polyresponses.responses").replace(
     "JOIN responses", "JOIN polyresponses.responses"
 )
@@ -344,8 +346,16 @@ class PostgresStore:
         def work(db: psycopg.Connection[Any]) -> bool:
             if record.conversation_id is not None and _append(db, record.conversation_id, conversation_items) is None:
                 return False
+            claim = record.claim if record.claim is not None and record.claim.id == record.id else None
             with db.pipeline():  # the statements go out together: one round trip, not one each
                 _save(db, record, input_items)
+                if claim is not None:  # the owner in the same transaction (schema version 2 has its table)
+                    owned = db.execute(
+                        _CLAIM_SQL, ("response", record.id, claim.owner, claim.provider, record.created_at)
+                    )
+            if claim is not None:
+                row = owned.fetchone()
+                claim.granted = row is not None and row[0] == claim.owner
             return True
 
         return self.run(work)

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 __all__ = [
+    "CLAIM_SQL",
     "ChainReader",
+    "OwnerClaim",
     "Order",
     "ResponseStore",
     "StoredConversation",
@@ -38,6 +40,32 @@ class StoredItem:
     position: int = -1
 
 
+@dataclass(slots=True)
+class OwnerClaim:
+    """Who is to own a response, written in the same transaction as the response itself.
+
+    The gateway keeps an owner row per response (``gateway_owners``, in the store's own database:
+    SQLite's file, or version 2 of the PostgreSQL schema). A store whose database holds that table
+    writes the row with the turn, so a stored turn is one transaction, and sets :attr:`granted`:
+    ``True`` when the row names ``owner`` (written now, or already), ``False`` when another owner
+    had the id. A store that cannot (memory; a library without a gateway) leaves it ``None``, and
+    the caller records the owner itself.
+    """
+
+    id: str
+    owner: str
+    provider: str
+    granted: bool | None = None
+
+
+CLAIM_SQL = (
+    "INSERT INTO {t}gateway_owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, id)"
+    " DO UPDATE SET owner = {t}gateway_owners.owner RETURNING owner"
+)
+"""Record an owner, or keep the one already there; the owner as it is afterwards (``{t}``: the schema
+prefix, ``?``: the placeholders, both spelled by the backend). Shared with the gateway's ledger."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
     """A recorded response and where it sits in its chain."""
@@ -54,6 +82,8 @@ class StoredResponse:
     conversation_id: str | None = None
     conversation_position: int | None = None
     """How many items the conversation held when this response was asked for: its context prefix."""
+    claim: OwnerClaim | None = field(default=None, compare=False, repr=False)
+    """The owner to record with it, where the store can (see :class:`OwnerClaim`); never read back."""
 
     @property
     def response(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from polyresponses.store._records import (
+    CLAIM_SQL,
     Order,
     StoredConversation,
     StoredItem,
@@ -146,6 +147,7 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._pid = -1
+        self._owners: bool | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -195,7 +197,20 @@ class SQLiteStore:
             if record.conversation_id is not None and _append(db, record.conversation_id, conversation_items) is None:
                 return False
             _save(db, record, input_items)
+            if record.claim is not None and record.claim.id == record.id and self._has_owners(db):
+                row = db.execute(
+                    CLAIM_SQL.replace("{t}", ""),
+                    ("response", record.id, record.claim.owner, record.claim.provider, record.created_at),
+                ).fetchone()
+                record.claim.granted = row is not None and row[0] == record.claim.owner
             return True
+
+    def _has_owners(self, db: sqlite3.Connection) -> bool:
+        """Whether the file holds the gateway's owner table (a gateway runs over it)."""
+        if self._owners is None:
+            found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gateway_owners'")
+            self._owners = found.fetchone() is not None
+        return self._owners
 
     def save_responses(self, turns: Sequence[tuple[StoredResponse, Sequence[StoredItem]]]) -> None:
         with self._write() as db:

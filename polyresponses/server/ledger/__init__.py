@@ -32,6 +32,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from polyresponses.store._records import CLAIM_SQL
+
 __all__ = ["ACTIVE", "Database", "Job", "Ledger", "ObjectKind", "open_ledger"]
 
 ObjectKind = Literal["response", "conversation"]
@@ -119,13 +121,7 @@ class Ledger:
     def own(self, kind: ObjectKind, ident: str, owner: str, provider: str) -> bool:
         """Record ``owner`` as the owner of ``ident``; ``False`` when another owner has it (it keeps it)."""
         with self.database.write() as db:  # one statement: the row as it is after the insert, whoever won
-            row = db.execute(
-                self._q(
-                    "INSERT INTO {t}gateway_owners VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, id)"
-                    " DO UPDATE SET owner = {t}gateway_owners.owner RETURNING owner"
-                ),
-                (kind, ident, owner, provider, int(time.time())),
-            ).fetchone()
+            row = db.execute(self._q(CLAIM_SQL), (kind, ident, owner, provider, int(time.time()))).fetchone()
         return row is not None and row[0] == owner
 
     def provider_of(self, kind: ObjectKind, ident: str, owner: str) -> str | None:
