@@ -12,7 +12,7 @@ PostgreSQL database), the protocol is:
 
 - **claim**: the replica that accepts the request creates the job already claimed by itself
   (``runner``) with a lease of :data:`LEASE_SECONDS`, in the transaction that records its owner;
-- **lease**: the runner renews the leases of all its jobs every ``LEASE_SECONDS / 5``; a job whose
+- **lease**: the runner renews the leases of the jobs it is running every ``LEASE_SECONDS / 5``; a job whose
   lease ran out (its process died, or was killed mid-job) is claimed by exactly one other replica
   (``FOR UPDATE SKIP LOCKED``) and ended ``failed`` with a clear error, so nothing stays
   ``in_progress`` forever;
@@ -118,9 +118,8 @@ class Jobs:
             for signal in [*self._watched.values(), *(running.signal for running in self._running.values())]:
                 signal.notify()
             return
-        running = self._running.get(ident)
-        if kind == "c" and running is not None and running.task is not None:
-            running.task.cancel()
+        if kind == "c":
+            _interrupt(self._running.get(ident))
         watched = self._watched.get(ident)
         if watched is not None:
             watched.notify()
@@ -136,7 +135,7 @@ class Jobs:
                 await self._keeper
         for running in list(self._running.values()):
             if running.task is not None:
-                running.task.cancel()
+                _interrupt(running)
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await running.task
         for running in list(self._running.values()):
@@ -153,11 +152,9 @@ class Jobs:
                 if self._running:
                     stopped = await asyncio.to_thread(ledger.stopped, self.runner, list(self._running))
                     for ident in stopped:
-                        running = self._running.get(ident)
-                        if running is not None and running.task is not None:
-                            running.task.cancel()
+                        _interrupt(self._running.get(ident))
                 if ticks % round(LEASE_SECONDS / 5 / CANCEL_CHECK_SECONDS) == 0:
-                    await asyncio.to_thread(ledger.renew, self.runner, LEASE_SECONDS)
+                    await asyncio.to_thread(ledger.renew, self.runner, LEASE_SECONDS, list(self._running))
                     await self._sweep()
 
     async def _sweep(self) -> None:
@@ -215,11 +212,13 @@ class Jobs:
                     return
             await self._end(running.id, "failed", "the upstream stream ended before its terminal event", sequence, last)
         except asyncio.CancelledError:
+            # Shielded: the job's end is written even if the stop of the whole process cancels this task
+            # again while it writes (a job left active would wait for a sweep to end it failed).
             if self._stopping:
                 message = "the gateway stopped while this background response was running"
-                await self._end(running.id, "failed", message, sequence, last)
+                await asyncio.shield(self._end(running.id, "failed", message, sequence, last))
             else:
-                await self._end(running.id, "cancelled", None, sequence, last)
+                await asyncio.shield(self._end(running.id, "cancelled", None, sequence, last))
         except Exception as error:  # every failure ends the job in a defined state
             failure = as_gateway_error(error)
             await self._end(running.id, "failed", failure.message, sequence, last, failure)
@@ -313,9 +312,7 @@ class Jobs:
         if not job.active:
             return job.response
         await asyncio.to_thread(ledger.request_cancel, job.id)
-        running = self._running.get(job.id)
-        if running is not None and running.task is not None:
-            running.task.cancel()
+        _interrupt(self._running.get(job.id))
         deadline = time.monotonic() + 3 * LEASE_SECONDS
         signal = self._watch(job.id)
         try:
@@ -336,6 +333,14 @@ class Jobs:
         await self._end(job.id, "cancelled", None)
         current = await asyncio.to_thread(ledger.job, job.id)
         return current.response if current is not None else job.response
+
+
+def _interrupt(running: _Running | None) -> None:
+    """Cancel the task of ``running`` once: a cancel, its notification and the keeper's check may all
+    arrive, and a second ``cancel()`` would interrupt the task's own cleanup (writing how it ended)."""
+    task = None if running is None else running.task
+    if task is not None and not task.done() and not task.cancelling():
+        task.cancel()
 
 
 def empty_response(ident: str, created: Created, status: str, *, background: bool = True) -> dict[str, Any]:

@@ -52,6 +52,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "PostgresStore",
     "StoreUnavailableError",
+    "connection_settings",
     "is_postgres_url",
     "migrate",
     "read_version",
@@ -148,16 +149,46 @@ def is_postgres_url(location: str) -> bool:
 
 
 def redact_url(location: str) -> str:
-    """``location`` without its password (URL or ``key=value`` connection string), for messages and ``repr``."""
-    from urllib.parse import urlsplit, urlunsplit
+    """``location`` without its password (URL or ``key=value`` connection string), for messages and ``repr``.
 
+    Not parsed: a password with an unencoded ``/``, ``?``, ``#`` or ``@``, or a bad %-escape, would
+    misparse and leak. In a URL the user info ends at the last ``@`` (over-redacting a rare ``@`` in
+    the query rather than showing a password), and a ``password=`` query parameter is hidden too
+    (libpq accepts one, https://www.postgresql.org/docs/15/libpq-connect.html#LIBPQ-CONNSTRING)."""
     if "://" in location:
-        parts = urlsplit(location)
-        if parts.password is None:
-            return location
-        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", location)
+        scheme, rest = location.split("://", 1)
+        if "@" in rest:
+            userinfo, host = rest.rsplit("@", 1)
+            if ":" in userinfo:
+                rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
+        rest = re.sub(r"([?&]password=)[^&#]*", r"\1***", rest)
+        return f"{scheme}://{rest}"
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", location)
+
+
+_CONNECTION_DEFAULTS = {
+    "connect_timeout": "5",
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+"""libpq settings a URL may override: a database that does not answer fails a connect within 5 s
+(libpq's default is to wait for ever), and TCP keepalives find a dead peer behind a silent network
+in about a minute instead of the kernel's two hours."""
+
+
+def connection_settings(url: str) -> dict[str, Any]:
+    """The defaults of :data:`_CONNECTION_DEFAULTS` that ``url`` does not set; a malformed ``url`` is a
+    ``ValueError`` that does not repeat it (psycopg's message quotes the bad token, password or not)."""
+    psycopg, _ = _driver()
+    try:
+        given = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        given = None  # raised below, outside this block: not even the error's hidden context keeps the token
+    if given is None:
+        raise ValueError(f"malformed PostgreSQL URL {redact_url(url)!r}")
+    return {key: value for key, value in _CONNECTION_DEFAULTS.items() if key not in given}
 
 
 def _driver() -> Any:
@@ -177,7 +208,12 @@ def translated(location: str) -> Iterator[None]:
     psycopg, psycopg_pool = _driver()
     try:
         yield
-    except (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout) as error:
+    except (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        psycopg_pool.PoolTimeout,
+        psycopg.errors.ReadOnlySqlTransaction,  # SQLSTATE 25006: the URL reached a standby (after a failover)
+    ) as error:
         detail = redact_url(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
         raise StoreUnavailableError(f"the response store at {redact_url(location)} is unavailable: {detail}") from None
 
@@ -194,7 +230,7 @@ def schema_version(connection: psycopg.Connection[Any]) -> int:
 def read_version(url: str) -> int:
     """The schema version of the database at ``url`` (0: none yet)."""
     psycopg, _ = _driver()
-    with translated(url), psycopg.connect(url) as connection:
+    with translated(url), psycopg.connect(url, **connection_settings(url)) as connection:
         return schema_version(connection)
 
 
@@ -205,7 +241,7 @@ def migrate(url: str, target: int = SCHEMA_VERSION) -> tuple[int, int]:
     step leaves the previous version intact. A database newer than this polyresponses is refused.
     """
     psycopg, _ = _driver()
-    with translated(url), psycopg.connect(url) as connection, connection.transaction():
+    with translated(url), psycopg.connect(url, **connection_settings(url)) as connection, connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         before = schema_version(connection)
         if before > SCHEMA_VERSION:
@@ -238,7 +274,7 @@ class PostgresStore:
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0) -> None:
         if not is_postgres_url(url):
             raise ValueError(f"not a PostgreSQL URL: {redact_url(url)!r} (expected postgresql://...)")
-        _driver()  # a missing extra is reported when the store is made, not at its first request
+        self._settings = connection_settings(url)  # a missing extra or a malformed URL is reported now
         self.url = url
         self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
         self._lock = threading.Lock()
@@ -263,7 +299,7 @@ class PostgresStore:
 
     def _open(self) -> ConnectionPool[Any]:
         psycopg, psycopg_pool = _driver()
-        with translated(self.url), psycopg.connect(self.url) as connection:
+        with translated(self.url), psycopg.connect(self.url, **self._settings) as connection:
             version = schema_version(connection)
         if version == 0:
             migrate(self.url)  # a fresh database: create the schema (an existing one is upgraded only on request)
@@ -301,7 +337,7 @@ class PostgresStore:
             min_size=self.min_size,
             max_size=self.max_size,
             timeout=self.timeout,
-            kwargs={"prepare_threshold": 0},
+            kwargs={"prepare_threshold": 0, **self._settings},
             check=check,
             # A connection that cannot be made is retried with a growing pause, which after a long
             # outage would keep the store failing for about as long again once the database is back.

@@ -22,7 +22,7 @@ from polyresponses.store._records import (
     loads_object,
 )
 
-__all__ = ["CHAIN_SQL", "SQLiteStore", "default_store_path", "make_private"]
+__all__ = ["CHAIN_SQL", "SQLITE_MINIMUM", "SQLiteStore", "default_store_path", "make_private", "require_sqlite"]
 
 CHAIN_SQL = """
 WITH RECURSIVE chain(id, depth) AS (
@@ -37,6 +37,20 @@ FROM chain JOIN responses r ON r.id = chain.id ORDER BY chain.depth
 """
 """A ``previous_response_id`` chain, newest first, in one statement (``%s`` placeholders: the response id
 and the record limit; PostgreSQL's store runs it with its schema prefixed)."""
+
+
+SQLITE_MINIMUM = (3, 35, 0)
+"""``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` (the owner claim, one statement) needs 3.35
+(https://www.sqlite.org/lang_returning.html); Python 3.11's own builds ship 3.39 and later."""
+
+
+def require_sqlite() -> None:
+    """Refuse, naming both versions, a Python linked against an SQLite too old for the store's SQL."""
+    if sqlite3.sqlite_version_info < SQLITE_MINIMUM:
+        needed = ".".join(map(str, SQLITE_MINIMUM))
+        raise RuntimeError(
+            f"the SQLite store needs SQLite {needed} or later; this Python is linked against {sqlite3.sqlite_version}"
+        )
 
 
 def default_store_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -142,6 +156,7 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        require_sqlite()
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._lock = threading.Lock()

@@ -42,8 +42,10 @@ from polyresponses.store._postgres import (
     SCHEMA_VERSION,
     StoreUnavailableError,
     _driver,  # pyright: ignore[reportPrivateUsage]
+    connection_settings,
     migrate,
     read_version,
+    redact_url,
 )
 from tests._postgres import PostgresServer
 
@@ -316,6 +318,58 @@ def test_a_connection_string_that_is_not_a_url_is_refused_without_its_password()
     with pytest.raises(ValueError, match=r"not a PostgreSQL URL: 'host=db password=\*\*\*'") as refused:
         PostgresStore("host=db password=hunter2-secret")
     assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        ("postgresql://app:s3cr/t?x#y@db:5432/prod", "postgresql://app:***@db:5432/prod"),
+        (
+            "postgresql://app:pw@db/prod?sslmode=require&password=s3cr",
+            "postgresql://app:***@db/prod?sslmode=require&password=***",
+        ),
+        ("postgresql://db/prod?password=s3cr&sslmode=require", "postgresql://db/prod?password=***&sslmode=require"),
+        ("postgresql://app:p%zz@db/prod", "postgresql://app:***@db/prod"),
+        ("postgresql://app@db/prod", "postgresql://app@db/prod"),
+        ("host=db password='s3cr with spaces' user=app", "host=db password=*** user=app"),
+    ],
+)
+def test_a_password_is_redacted_however_it_is_written(location: str, shown: str) -> None:
+    assert redact_url(location) == shown
+
+
+def test_a_malformed_url_is_refused_without_repeating_it() -> None:
+    password = secrets.token_urlsafe(12)  # not in this file's source, which a printed traceback shows
+    with pytest.raises(ValueError, match=r"malformed PostgreSQL URL 'postgresql://app:\*\*\*@db/prod'") as refused:
+        PostgresStore(f"postgresql://app:{password}%zz@db/prod")  # psycopg's own message quotes the bad token
+    _assert_secret_free(refused.value, password)
+
+
+def test_connections_get_a_connect_timeout_and_keepalives_unless_the_url_sets_them() -> None:
+    assert connection_settings("postgresql://db/prod") == {
+        "connect_timeout": "5",
+        "keepalives": "1",
+        "keepalives_idle": "30",
+        "keepalives_interval": "10",
+        "keepalives_count": "3",
+    }
+    chosen = connection_settings("postgresql://db/prod?connect_timeout=1&keepalives=0")
+    assert "connect_timeout" not in chosen and "keepalives" not in chosen
+
+
+def test_a_read_only_standby_is_store_unavailable_not_a_server_error(postgres_url: str) -> None:
+    """After a failover the URL may reach a standby: writes fail with SQLSTATE 25006, which the gateway
+    must answer 503 (retry) like any other store outage."""
+    with closing(PostgresStore(postgres_url)) as store:
+        store.save_response(_record("resp_before"), [_item("a")])
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            database = admin.execute("SELECT current_database()").fetchone()
+            assert database is not None
+            admin.execute(f'ALTER DATABASE "{database[0]}" SET default_transaction_read_only = on')
+        store.close()  # new connections pick the setting up
+        with pytest.raises(StoreUnavailableError, match="read-only"):
+            store.save_response(_record("resp_after"), [_item("b")])
+        assert store.get_response("resp_before") is not None  # reads still work
 
 
 # ----------------------------------------------------------------------------- opening and driver

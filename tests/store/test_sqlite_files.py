@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from polyresponses.server.ledger import open_ledger
 from polyresponses.store import SQLiteStore, StoredItem, StoredResponse, default_store_path
 
 
@@ -115,3 +116,17 @@ def test_the_default_data_directory_is_made_private(
     assert _mode(path) == 0o600
     if not existing:  # XDG_DATA_HOME itself was missing: made by the store, so private too
         assert _mode(tmp_path / "data") == 0o700
+
+
+def test_an_sqlite_too_old_for_the_store_is_refused_naming_both_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``RETURNING`` (the owner claim) needs SQLite 3.35; an older library would fail at the first
+    gateway turn with a syntax error instead."""
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    for make in (lambda: SQLiteStore(tmp_path / "a.sqlite3"), lambda: open_ledger(str(tmp_path / "b.sqlite3"))):
+        needs = r"needs SQLite 3\.35\.0 or later; this Python is linked against 3\.31\.1"
+        with pytest.raises(RuntimeError, match=needs):
+            make()
+    assert not list(tmp_path.iterdir())  # nothing created

@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from polyresponses.store._records import CLAIM_SQL
+from polyresponses.store._records import CLAIM_SQL, dumps
 
 __all__ = ["ACTIVE", "Database", "Job", "Ledger", "ObjectKind", "open_ledger"]
 
@@ -153,7 +153,7 @@ class Ledger:
             )
             db.execute(
                 self._q("INSERT INTO {t}gateway_jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-                (ident, owner, provider, response["status"], _dumps(response), runner, now + lease, False),
+                (ident, owner, provider, response["status"], dumps(response), runner, now + lease, False),
             )
 
     def job(self, ident: str) -> Job | None:
@@ -174,19 +174,22 @@ class Ledger:
         """Add events to the job's log and, when given, its latest snapshot (one transaction); ``False``
         (nothing written) when the job is no longer active and ``runner``'s: it ended, or another process
         took it over, and a late writer must not revive it."""
+        guard = f"WHERE id = ? AND runner = ? AND status IN {_ACTIVE_SQL}"
         with self.database.write() as db:
-            active = db.execute(
-                self._q(f"SELECT 1 FROM {{t}}gateway_jobs WHERE id = ? AND runner = ? AND status IN {_ACTIVE_SQL}"),
-                (ident, runner),
-            ).fetchone()
-            if active is None:
+            # The guard is the UPDATE itself, not a SELECT before it: the UPDATE locks the row, so a finish
+            # or a takeover committing meanwhile is seen (PostgreSQL re-checks the WHERE clause against the
+            # row as committed, READ COMMITTED) and waits for this transaction, never the other way round.
+            if snapshot is not None and snapshot.get("status") in ACTIVE:
+                held = db.execute(
+                    self._q("UPDATE {t}gateway_jobs SET status = ?, response = ? " + guard),
+                    (snapshot["status"], dumps(snapshot), ident, runner),
+                ).rowcount
+            else:
+                keep = "UPDATE {t}gateway_jobs SET runner = runner "
+                held = db.execute(self._q(keep + guard), (ident, runner)).rowcount
+            if not held:
                 return False
             self._events(db, ident, events)
-            if snapshot is not None and snapshot.get("status") in ACTIVE:
-                db.execute(
-                    self._q("UPDATE {t}gateway_jobs SET status = ?, response = ? WHERE id = ?"),
-                    (snapshot["status"], _dumps(snapshot), ident),
-                )
             self.database.notify(db, "e", ident)
         return True
 
@@ -194,7 +197,7 @@ class Ledger:
         self.database.many(
             db,
             self._q("INSERT INTO {t}gateway_events VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-            [(ident, seq, _dumps(event)) for seq, event in events],
+            [(ident, seq, dumps(event)) for seq, event in events],
         )
 
     def events(self, ident: str, after: int) -> list[dict[str, Any]]:
@@ -204,12 +207,21 @@ class Ledger:
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def renew(self, runner: str, lease: float) -> None:
-        """Extend the lease of every active job ``runner`` runs."""
+    def renew(self, runner: str, lease: float, idents: Iterable[str]) -> None:
+        """Extend the leases of ``runner``'s jobs ``idents`` (those it is running now: a job it holds but
+        no longer runs, such as one it claimed from a dead process and failed to end, must expire so that
+        a sweep ends it)."""
+        wanted = list(idents)
+        if not wanted:
+            return
+        marks = ", ".join("?" for _ in wanted)
         with self.database.write() as db:
             db.execute(
-                self._q(f"UPDATE {{t}}gateway_jobs SET lease_until = ? WHERE runner = ? AND status IN {_ACTIVE_SQL}"),
-                (time.time() + lease, runner),
+                self._q(
+                    f"UPDATE {{t}}gateway_jobs SET lease_until = ? WHERE runner = ? AND id IN ({marks})"
+                    f" AND status IN {_ACTIVE_SQL}"
+                ),
+                (time.time() + lease, runner, *wanted),
             )
 
     def request_cancel(self, ident: str) -> None:
@@ -258,7 +270,7 @@ class Ledger:
                     f"UPDATE {{t}}gateway_jobs SET status = ?, response = ? WHERE id = ? AND status IN {_ACTIVE_SQL}"
                     + holder
                 ),
-                (response["status"], _dumps(response), ident, *args),
+                (response["status"], dumps(response), ident, *args),
             ).rowcount
             if changed:
                 self._events(db, ident, events)
@@ -341,7 +353,3 @@ def open_ledger(location: str, store: Any = None) -> Ledger:
 
 def _job(row: Any) -> Job:
     return Job(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], float(row[6]), bool(row[7]))
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from polyresponses.store._postgres import redact_url
+from polyresponses.store._postgres import connection_settings, redact_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -92,7 +92,11 @@ class Listener:
         delay = 0.1
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as connection:
+                async with await psycopg.AsyncConnection.connect(
+                    self.url,
+                    autocommit=True,
+                    **connection_settings(self.url),  # keepalives: a dead peer is noticed
+                ) as connection:
                     await connection.execute(f"LISTEN {CHANNEL}")
                     self.connected.set()
                     delay = 0.1

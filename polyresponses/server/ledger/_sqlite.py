@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from polyresponses.store._sqlite import default_store_path, make_private
+from polyresponses.store._sqlite import default_store_path, make_private, require_sqlite
 
 __all__ = ["SQLiteDatabase"]
 
@@ -42,6 +42,7 @@ class SQLiteDatabase:
     listens = False
 
     def __init__(self, path: str | Path) -> None:
+        require_sqlite()
         self.location = str(path)
         if self.location != ":memory:":
             make_private(Path(self.location), directory=Path(self.location) == default_store_path())
