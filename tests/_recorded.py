@@ -30,6 +30,8 @@ class Exchange:
     response_json: Any
     response_text: str | None
     response_headers: dict[str, str]
+    response_bytes: bytes | None = None
+    """A binary reply body as recorded (AWS event streams), where ``response_text`` is ``None``."""
 
     @property
     def id(self) -> str:
@@ -62,6 +64,7 @@ def exchanges(wire_format: str) -> Iterator[Exchange]:
                 status=response["status"]["code"],
                 response_json=response.get("parsed_body"),
                 response_text=raw if isinstance(raw, str) else None,
+                response_bytes=raw if isinstance(raw, bytes) else None,
                 response_headers={
                     name.lower(): values[0] if isinstance(values, list) else str(values)
                     for name, values in (response.get("headers") or {}).items()

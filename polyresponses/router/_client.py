@@ -416,7 +416,7 @@ class _Base:
                 wire, field = token_counts.build_anthropic_count(checked, provider=name), "input_tokens"
             case "gemini":
                 wire, field = token_counts.build_gemini_count(checked, provider=name), "totalTokens"
-            case "openai_responses" | "chat_completions" | "cohere_v2":
+            case "openai_responses" | "chat_completions" | "cohere_v2" | "bedrock_converse":
                 self._endpoint("input_tokens")  # refused unless the row lists the route (Cohere's has none)
                 return _Routed(None, dialect.build_input_tokens(checked), self._parser(TokenCountsResource))
             case _:

@@ -7,6 +7,7 @@ reply back to the dialect. Written once, so the sync and async paths cannot drif
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, assert_never
@@ -20,6 +21,7 @@ from polyresponses.router._tool_policy import HostedTools, ToolPolicy, apply_too
 from polyresponses.router._wire import to_wire, validate_request
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 from polyresponses.router.dialects import anthropic_messages as anthropic_dialect
+from polyresponses.router.dialects import bedrock_converse as bedrock_dialect
 from polyresponses.router.dialects import chat_completions as chat_dialect
 from polyresponses.router.dialects import cohere_v2 as cohere_dialect
 from polyresponses.router.dialects import gemini as gemini_dialect
@@ -76,6 +78,12 @@ def plan_create(provider: Provider, body: dict[str, Any]) -> DialectPlan:
                 partial(cohere_dialect.parse_response, provider=name, request=body),
                 partial(cohere_dialect.CohereStreamTranslator, name, body),
             )
+        case "bedrock_converse":
+            return (
+                bedrock_dialect.build_create(body, provider=name),
+                partial(bedrock_dialect.parse_response, provider=name, request=body),
+                partial(bedrock_dialect.BedrockStreamTranslator, name, body),
+            )
         case _:
             assert_never(provider.dialect)
 
@@ -115,6 +123,8 @@ def resolve_target_parts(
         where = f"pass api_base=... or set {provider.base_url_env}" if provider.base_url_env else "pass api_base=..."
         raise ValueError(f"[{provider.name}] has no default base URL: {where}")
     base = base.rstrip("/")
+    if "{region}" in base:
+        base = base.replace("{region}", _aws_region(provider, environ))
     if from_env and provider.base_path and not base.endswith(provider.base_path):
         base += provider.base_path  # the variable names a host (DATABRICKS_HOST), the API lives under a path
     if provider.name == "azureopenai" and not base.endswith("/openai/v1"):
@@ -124,6 +134,22 @@ def resolve_target_parts(
     if key:
         headers[provider.auth_header] = f"{provider.auth_scheme} {key}".strip()
     return base, headers, key or None
+
+
+AWS_REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+"""Where a region-templated row finds its region, in the order the AWS SDKs read them."""
+
+
+def _aws_region(provider: Provider, environ: Mapping[str, str]) -> str:
+    for variable in AWS_REGION_VARIABLES:
+        region = environ.get(variable, "").strip()
+        if region:
+            if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region):
+                raise ValueError(f"[{provider.name}] {variable}={region!r} is not an AWS region name (e.g. us-east-1)")
+            return region
+    raise ValueError(
+        f"[{provider.name}] needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass api_base=..."
+    )
 
 
 def split_options(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

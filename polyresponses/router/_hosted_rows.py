@@ -431,10 +431,6 @@ HOSTED_ROWS: tuple[Provider, ...] = (
 
 
 NOT_ROWS: dict[str, str] = {
-    "bedrock": (
-        "AWS Bedrock: SigV4-signed requests on region-templated hosts and the Converse event-stream wire;"
-        " handled by the cloud providers' issue (its OpenAI-compatible mantle endpoints included)"
-    ),
     "azure": (
         "Azure AI Foundry / AI Inference: per-resource hosts, api-version and Entra ID; handled by the cloud"
         " providers' issue (Foundry's OpenAI v1 endpoint is reachable today through the azureopenai row)"

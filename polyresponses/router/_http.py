@@ -197,7 +197,8 @@ def _build(
     timeout: float | None,
     extra_headers: Mapping[str, str] | None,
 ) -> httpx.Request:
-    headers = {"user-agent": _USER_AGENT, "accept": "text/event-stream" if wire.stream else "application/json"}
+    accept = wire.accept or ("text/event-stream" if wire.stream else "application/json")
+    headers = {"user-agent": _USER_AGENT, "accept": accept}
     headers.update(target.headers)
     content: bytes | None = None
     if wire.body is not None:

@@ -27,7 +27,9 @@ __all__ = [
     "ToolKind",
 ]
 
-Dialect = Literal["openai_responses", "chat_completions", "anthropic_messages", "gemini", "cohere_v2"]
+Dialect = Literal[
+    "openai_responses", "chat_completions", "anthropic_messages", "gemini", "cohere_v2", "bedrock_converse"
+]
 """Wire dialects the router can speak (a module each under ``polyresponses.router.dialects``)."""
 
 Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "input_tokens", "conversations"]
@@ -98,6 +100,10 @@ class Provider:
     base_path: str = ""
     """Appended to a base URL read from ``base_url_env`` that lacks it: for variables that name a host, not
     an API root (``DATABRICKS_HOST`` is the workspace URL; the API lives under ``/serving-endpoints``)."""
+    aws_signing_name: str | None = None
+    """AWS rows: the SigV4 service name (``bedrock``, ``bedrock-mantle``). Without a bearer key (``api_key_env``
+    or ``api_key=``) requests are signed with the AWS credentials of the environment (``polyresponses.auth``);
+    ``{region}`` in ``base_url`` is filled from ``AWS_REGION``/``AWS_DEFAULT_REGION``."""
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
     """Prefix of the header value; empty for raw-key headers such as Azure's ``api-key``."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from polyresponses.router._cloud_rows import CLOUD_ROWS
 from polyresponses.router._hosted_rows import HOSTED_ROWS
 from polyresponses.router._provider_model import (
     ALL_ENDPOINTS,
@@ -341,6 +342,7 @@ PROVIDERS: dict[str, Provider] = {
             notes="pass api_base=...; nothing is refused before the network, the server decides",
         ),
         *HOSTED_ROWS,  # issue 14: hosted providers and gateways (polyresponses.router._hosted_rows)
+        *CLOUD_ROWS,  # issue 13: the clouds' surfaces (polyresponses.router._cloud_rows)
     )
 }
 
@@ -362,7 +364,12 @@ def with_dialect(provider: Provider, dialect: Dialect | None) -> Provider:
         return provider
     if dialect == "openai_responses" and provider.responses is not None:
         return replace(provider, dialect=dialect, capabilities=provider.responses, responses=None)
-    if dialect != "chat_completions" or provider.dialect in ("anthropic_messages", "gemini", "cohere_v2"):
+    if dialect != "chat_completions" or provider.dialect in (
+        "anthropic_messages",
+        "gemini",
+        "cohere_v2",
+        "bedrock_converse",
+    ):
         raise ValueError(f"{provider.name} speaks {provider.dialect} only; it has no {dialect} endpoint")
     capabilities = replace(
         provider.capabilities,

@@ -17,3 +17,5 @@ class WireRequest:
     body: dict[str, Any] | None = None
     params: dict[str, str | int | list[str]] = field(default_factory=dict[str, "str | int | list[str]"])
     stream: bool = False
+    accept: str | None = None
+    """The ``Accept`` header, where the dialect's stream is not SSE (AWS event streams); else the shell's."""
