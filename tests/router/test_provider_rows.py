@@ -46,6 +46,7 @@ _PATHS: dict[Dialect, str] = {
     "anthropic_messages": "/messages",
     "gemini": f"/models/{_MODEL}:generateContent",
     "cohere_v2": "/chat",
+    "bedrock_converse": f"/model/{_MODEL}/converse",
 }
 """Where each dialect posts a non-streamed create, relative to the base URL (each dialect's API reference)."""
 
@@ -55,8 +56,12 @@ _FOLDERS: dict[Dialect, str] = {
     "anthropic_messages": "anthropic_messages",
     "gemini": "gemini",
     "cohere_v2": "cohere",
+    "bedrock_converse": "bedrock_converse",
 }
 """The recorded-traffic folder of each dialect."""
+
+_REGION = "eu-central-1"
+"""What ``AWS_REGION`` is set to for region-templated rows."""
 
 _EXAMPLE_HOST = "https://account.example.test"
 """What a per-account host variable (DATABRICKS_HOST, ...) is set to for rows without a default host."""
@@ -85,6 +90,9 @@ def _plain_text_reply(exchange: Exchange, dialect: Dialect) -> bool:
         case "cohere_v2":
             content = (reply.get("message") or {}).get("content") or []
             return path.endswith("/v2/chat") and bool(content) and all(c.get("type") == "text" for c in content)
+        case "bedrock_converse":
+            blocks = ((reply.get("output") or {}).get("message") or {}).get("content") or []
+            return path.endswith("/converse") and bool(blocks) and all(set(b) == {"text"} for b in blocks)
 
 
 @cache
@@ -141,6 +149,14 @@ def _check_body(dialect: Dialect, body: dict[str, Any]) -> None:
             for name, value in body.items():
                 if name != "stream":
                     TypeAdapter(hints[name]).validate_python(value)
+        case "bedrock_converse":
+            import botocore.session
+            import botocore.validate
+
+            service = botocore.session.get_session().get_service_model("bedrock-runtime")
+            shape = service.operation_model("Converse").input_shape
+            report = botocore.validate.ParamValidator().validate({"modelId": _MODEL, **body}, shape)
+            assert not report.has_errors(), report.generate_report()
 
 
 # ----------------------------------------------------------------------------- the loopback route
@@ -166,7 +182,7 @@ class _ToLoopback(httpx.BaseTransport):
 def _expected_base(row: Provider) -> str:
     if row.name == "azureopenai":  # _core appends Azure's /openai/v1 to any endpoint (its v1 API)
         return _EXAMPLE_HOST + "/openai/v1"
-    return row.base_url or _EXAMPLE_HOST + row.base_path
+    return row.base_url.replace("{region}", _REGION) or _EXAMPLE_HOST + row.base_path
 
 
 def _environment(row: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,6 +194,10 @@ def _environment(row: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(fallback, raising=False)
     if row.api_key_env:
         monkeypatch.setenv(row.api_key_env, _KEY)
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(variable, raising=False)
+    if "{region}" in row.base_url:
+        monkeypatch.setenv("AWS_REGION", _REGION)
     if not row.base_url:
         assert row.base_url_env, f"{row.name}: no default base URL and no variable to give one"
         monkeypatch.setenv(row.base_url_env, _EXAMPLE_HOST)
@@ -272,6 +292,9 @@ def test_recorded_rows_were_seen_in_recorded_traffic(name: str) -> None:
         seen = any(
             re.fullmatch(re.escape(row.base_url) + r"/models/[^/]+:generateContent", u) for u in _recorded_urls()
         )
+    elif row.dialect == "bedrock_converse":
+        base = re.escape(row.base_url).replace(re.escape("{region}"), r"[a-z]{2}(-[a-z]+)+-\d")
+        seen = any(re.fullmatch(base + r"/model/[^/]+/converse(-stream)?", u) for u in _recorded_urls())
     else:
         seen = row.base_url + path in _recorded_urls()
     assert seen, f"{name} claims recorded facts but {row.base_url}{path} is not in ../shared/fixtures/recorded"
