@@ -18,7 +18,12 @@ from polyresponses.router._capabilities import check_endpoint
 from polyresponses.router._conversations import AsyncConversations, Conversations
 from polyresponses.router._core import build_body, get_provider, plan_create, resolve_target_parts, split_options
 from polyresponses.router._emulated import LocalEndpoints
-from polyresponses.router._errors import APIResponseValidationError, InvalidRequestError, secrets_scrubbed
+from polyresponses.router._errors import (
+    APIResponseValidationError,
+    InvalidRequestError,
+    MissingAPIKeyError,
+    secrets_scrubbed,
+)
 from polyresponses.router._http import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -26,6 +31,7 @@ from polyresponses.router._http import (
     AsyncHTTPClient,
     AsyncTransport,
     HTTPClient,
+    RequestSigner,
     SyncHTTP,
     Target,
     Transport,
@@ -111,6 +117,23 @@ class _Routed(Generic[R]):
     parse: Callable[[bytes], R] | None = None
 
 
+def _signer(provider: Provider, base_url: str, secret: str | None) -> RequestSigner | None:
+    """SigV4 for an AWS row given no bearer key; refused before the network when no credentials exist."""
+    if provider.aws_signing_name is None or secret is not None:
+        return None
+    from polyresponses.auth._signer import aws_signer
+
+    signer = aws_signer(provider.aws_signing_name, base_url)
+    if signer is None:
+        raise MissingAPIKeyError(
+            provider.name,
+            provider.api_key_env or "AWS_ACCESS_KEY_ID",
+            f"no credentials: pass api_key=... (a Bedrock API key) or set {provider.api_key_env}, or set"
+            " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE with polyresponses[aws])",
+        )
+    return signer
+
+
 StoreSetting = ResponseStore | str | os.PathLike[str] | bool | None
 """A client's ``store=``: a store object, a SQLite path, ``False`` (off) or ``None`` (the default store)."""
 
@@ -138,7 +161,7 @@ class _Base:
         self._local = None if self.store is None else LocalEndpoints(self.store, self.provider)
         base_url, headers, secret = resolve_target_parts(self.provider, api_key, api_base)
         headers.update(default_headers or {})
-        self._target = Target(self.provider.name, base_url, headers, secret)
+        self._target = Target(self.provider.name, base_url, headers, secret, _signer(self.provider, base_url, secret))
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries

@@ -66,9 +66,11 @@ class UnsupportedFeatureError(PolyresponsesError):
 class MissingAPIKeyError(PolyresponsesError):
     """No API key was passed and the provider's environment variable is unset."""
 
-    def __init__(self, provider: str, env_var: str) -> None:
+    def __init__(self, provider: str, env_var: str, detail: str | None = None) -> None:
         self.provider, self.env_var = provider, env_var
-        super().__init__(f"[{provider}] no API key: pass api_key=... or set the environment variable {env_var}")
+        # ``detail``: rows that also sign with cloud credentials say where those were looked for.
+        message = detail or f"no API key: pass api_key=... or set the environment variable {env_var}"
+        super().__init__(f"[{provider}] {message}")
 
 
 class InvalidRequestError(PolyresponsesError, ValueError):

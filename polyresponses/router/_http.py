@@ -13,7 +13,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
@@ -26,6 +26,7 @@ from polyresponses.router._errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    MissingAPIKeyError,
     make_status_error,
     redact,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "AsyncTransport",
     "HTTPClient",
     "HTTPResponse",
+    "RequestSigner",
     "SyncHTTP",
     "Target",
     "Transport",
@@ -71,6 +73,23 @@ class Target:
     base_url: str
     headers: Mapping[str, str] = field(repr=False)
     secret: str | None = field(default=None, repr=False)
+    signer: RequestSigner | None = field(default=None, repr=False)
+    """Signs each attempt (AWS SigV4 for rows with no bearer key): the headers it returns are added."""
+
+
+RequestSigner = Callable[[str, str, Mapping[str, str], bytes], Mapping[str, str]]
+"""``(method, URL, headers, body) -> headers to add``; raises ``LookupError`` without credentials."""
+
+
+def _sign(target: Target, request: httpx.Request) -> None:
+    """Add the signer's headers to ``request`` (a no-op for key-authenticated rows)."""
+    if target.signer is None:
+        return
+    try:
+        added = target.signer(request.method, str(request.url), dict(request.headers), request.content)
+    except LookupError as error:
+        raise MissingAPIKeyError(target.provider, "AWS_BEARER_TOKEN_BEDROCK", str(error)) from None
+    request.headers.update(added)
 
 
 def retry_delay(attempt: int, retry_after: float | None) -> float:
@@ -260,6 +279,7 @@ class SyncHTTP:
         request = _build(self.client, target, wire, timeout, extra_headers)
         for attempt in range(max_retries + 1):
             last = attempt == max_retries
+            _sign(target, request)  # each attempt afresh: a signature is valid for minutes, credentials expire
             try:
                 response = self.client.send(request, stream=True)
             except httpx.HTTPError as error:
@@ -329,6 +349,8 @@ class AsyncHTTP:
         request = _build(self.client, target, wire, timeout, extra_headers)
         for attempt in range(max_retries + 1):
             last = attempt == max_retries
+            if target.signer is not None:  # loading credentials may block (botocore's chain): not on the loop
+                await asyncio.to_thread(_sign, target, request)
             try:
                 response = await self.client.send(request, stream=True)
             except httpx.HTTPError as error:
