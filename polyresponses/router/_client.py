@@ -50,6 +50,7 @@ from polyresponses.store import ResponseStore, open_store
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from polyresponses.auth._tokens import TokenProvider
     from polyresponses.router._providers import Dialect, Endpoint, Provider
     from polyresponses.types import (
         CompactResource,
@@ -117,9 +118,32 @@ class _Routed(Generic[R]):
     parse: Callable[[bytes], R] | None = None
 
 
-def _signer(provider: Provider, base_url: str, secret: str | None) -> RequestSigner | None:
-    """SigV4 for an AWS row given no bearer key; refused before the network when no credentials exist."""
-    if provider.aws_signing_name is None or secret is not None:
+def _has_key(provider: Provider) -> bool:
+    """Whether the environment holds a key for ``provider`` (which then wins over cloud credentials)."""
+    return any(os.environ.get(name) for name in (provider.api_key_env, *provider.key_fallback_env) if name)
+
+
+def _signer(
+    provider: Provider, base_url: str, secret: str | None, token_provider: TokenProvider | None
+) -> RequestSigner | None:
+    """How requests are authenticated beyond a key header: the caller's token provider, the row's cloud
+    credentials (Google ADC, Entra ID) or AWS SigV4; refused before the network when none exists."""
+    if token_provider is not None:
+        from polyresponses.auth._tokens import BearerSigner
+
+        return BearerSigner(token_provider)
+    if secret is not None:
+        return None
+    if provider.token_auth is not None:
+        from polyresponses.auth._tokens import BearerSigner, cloud_token_provider
+
+        try:
+            return BearerSigner(cloud_token_provider(provider.token_auth))
+        except ImportError as missing:
+            key = f"pass api_key=... or set {provider.api_key_env}, or " if provider.api_key_env else ""
+            detail = f"no credentials: {key}pass token_provider=..., or {missing}"
+            raise MissingAPIKeyError(provider.name, provider.api_key_env or "<credentials>", detail) from None
+    if provider.aws_signing_name is None:
         return None
     from polyresponses.auth._signer import aws_signer
 
@@ -152,6 +176,8 @@ class _Base:
         dialect: Dialect | None = None,
         store: StoreSetting = None,
         hosted_tools: HostedTools = "refuse",
+        token_provider: TokenProvider | None = None,
+        endpoint: Mapping[str, str | None] | None = None,
     ) -> None:
         self.provider: Provider = with_dialect(get_provider(provider), dialect)
         self.hosted_tools: HostedTools = hosted_tools
@@ -159,9 +185,17 @@ class _Base:
         self.store: ResponseStore | None = open_store(store)
         """Where responses are recorded and chains rebuilt (see :mod:`polyresponses.store`)."""
         self._local = None if self.store is None else LocalEndpoints(self.store, self.provider)
-        base_url, headers, secret = resolve_target_parts(self.provider, api_key, api_base)
+        if token_provider is not None and api_key is not None:
+            raise ValueError(f"[{provider}] give api_key or token_provider, not both")
+        token_auth = token_provider is not None or (
+            self.provider.token_auth is not None and api_key is None and not _has_key(self.provider)
+        )
+        base_url, headers, secret = resolve_target_parts(
+            self.provider, api_key, api_base, endpoint=endpoint, token_auth=token_auth
+        )
         headers.update(default_headers or {})
-        self._target = Target(self.provider.name, base_url, headers, secret, _signer(self.provider, base_url, secret))
+        signer = _signer(self.provider, base_url, secret, token_provider if token_auth else None)
+        self._target = Target(self.provider.name, base_url, headers, secret, signer, dict(self.provider.query))
         self.base_url = base_url
         self.timeout = timeout
         self.max_retries = max_retries
@@ -496,9 +530,24 @@ class Client(_Base):
         dialect: Dialect | None = None,
         store: StoreSetting = None,
         hosted_tools: HostedTools = "refuse",
+        token_provider: TokenProvider | None = None,
+        region: str | None = None,
+        project: str | None = None,
+        resource: str | None = None,
     ) -> None:
+        endpoint = {"region": region, "project": project, "resource": resource}
         super().__init__(
-            provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store, hosted_tools
+            provider,
+            api_key,
+            api_base,
+            timeout,
+            max_retries,
+            default_headers,
+            dialect,
+            store,
+            hosted_tools,
+            token_provider,
+            endpoint,
         )
         self._http = SyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = Responses(self)
@@ -668,9 +717,24 @@ class AsyncClient(_Base):
         dialect: Dialect | None = None,
         store: StoreSetting = None,
         hosted_tools: HostedTools = "refuse",
+        token_provider: TokenProvider | None = None,
+        region: str | None = None,
+        project: str | None = None,
+        resource: str | None = None,
     ) -> None:
+        endpoint = {"region": region, "project": project, "resource": resource}
         super().__init__(
-            provider, api_key, api_base, timeout, max_retries, default_headers, dialect, store, hosted_tools
+            provider,
+            api_key,
+            api_base,
+            timeout,
+            max_retries,
+            default_headers,
+            dialect,
+            store,
+            hosted_tools,
+            token_provider,
+            endpoint,
         )
         self._http = AsyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = AsyncResponses(self)

@@ -8,13 +8,24 @@ model family is in each row's ``notes``; facts seen in recorded traffic are ``fa
 
 from __future__ import annotations
 
-from polyresponses.router._provider_model import FUNCTIONS, Capabilities, Endpoint, Provider
+from polyresponses.router._provider_model import FUNCTIONS, Capabilities, ChatOptions, Endpoint, Provider
 from polyresponses.router.dialects.anthropic_messages import ANTHROPIC_VERSION
 
 __all__ = ["CLOUD_ROWS"]
 
 _BEDROCK_KEY = "AWS_BEARER_TOKEN_BEDROCK"
 """The Bedrock API key (Bedrock user guide, "API keys"), sent as a bearer token on every surface."""
+
+_AWS_REGION = (("region", ("AWS_REGION", "AWS_DEFAULT_REGION")),)
+_GOOGLE_PLACE = (
+    ("region", ("GOOGLE_CLOUD_LOCATION", "CLOUD_ML_REGION")),
+    ("project", ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "ANTHROPIC_VERTEX_PROJECT_ID")),
+)
+"""Vertex AI's location and project: google-genai's variables, then Anthropic's Vertex SDK's."""
+_GLOBAL = (("region", "global"),)
+"""google-genai's default location: the global endpoint (``aiplatform.googleapis.com``, no region prefix)."""
+_VERTEX = "https://{region_prefix}aiplatform.googleapis.com/v1/projects/{project}/locations/{region}/publishers"
+"""The AWS SDKs' region variables, in their order."""
 
 _RESPONSES_DOCS = "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-responses-api.html"
 _MANTLE_ENDPOINTS: frozenset[Endpoint] = frozenset({"retrieve", "cancel"})
@@ -31,6 +42,7 @@ CLOUD_ROWS: tuple[Provider, ...] = (
         api_key_env=_BEDROCK_KEY,
         key_required=False,
         aws_signing_name="bedrock",
+        template_env=_AWS_REGION,
         capabilities=Capabilities(tools=FUNCTIONS),
         docs="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
         facts="recorded",
@@ -48,6 +60,7 @@ CLOUD_ROWS: tuple[Provider, ...] = (
         api_key_env=_BEDROCK_KEY,
         key_required=False,
         aws_signing_name="bedrock",
+        template_env=_AWS_REGION,
         capabilities=Capabilities(tools=FUNCTIONS),
         docs=_RESPONSES_DOCS,
         notes=(
@@ -62,6 +75,7 @@ CLOUD_ROWS: tuple[Provider, ...] = (
         api_key_env=_BEDROCK_KEY,
         key_required=False,
         aws_signing_name="bedrock-mantle",
+        template_env=_AWS_REGION,
         capabilities=_MANTLE,
         docs=_RESPONSES_DOCS,
         notes=(
@@ -76,6 +90,7 @@ CLOUD_ROWS: tuple[Provider, ...] = (
         api_key_env=_BEDROCK_KEY,
         key_required=False,
         aws_signing_name="bedrock-mantle",
+        template_env=_AWS_REGION,
         capabilities=_MANTLE,
         docs=_RESPONSES_DOCS,
         notes=(
@@ -91,6 +106,7 @@ CLOUD_ROWS: tuple[Provider, ...] = (
         api_key_env=_BEDROCK_KEY,
         key_required=False,
         aws_signing_name="bedrock-mantle",
+        template_env=_AWS_REGION,
         headers=(("anthropic-version", ANTHROPIC_VERSION),),
         capabilities=Capabilities(tools=FUNCTIONS),
         docs="https://docs.aws.amazon.com/bedrock/latest/userguide/inference-messages-api.html",
@@ -98,6 +114,98 @@ CLOUD_ROWS: tuple[Provider, ...] = (
             "from the documentation only: Claude through Anthropic's Messages API on mantle (the anthropic-version"
             " header, the Bedrock API key or SigV4 'bedrock-mantle'); model ids as Bedrock names them; thinking"
             " blocks replay only to this row"
+        ),
+    ),
+    Provider(
+        "vertexai",
+        _VERTEX + "/google",
+        dialect="gemini",
+        key_required=False,
+        token_auth="google",
+        template_env=_GOOGLE_PLACE,
+        template_defaults=_GLOBAL,
+        capabilities=Capabilities(tools=FUNCTIONS),
+        docs="https://cloud.google.com/vertex-ai/generative-ai/docs/reference/rest/v1/projects.locations.endpoints/generateContent",
+        notes=(
+            "Gemini through the Gemini dialect on Vertex AI: generateContent / streamGenerateContent?alt=sse under"
+            " projects/{project}/locations/{location}/publishers/google; the global location's host has no region"
+            " prefix; OAuth tokens from Application Default Credentials (polyresponses[google]) or token_provider=;"
+            " recorded Vertex traffic (google-genai's v1beta1 paths) replayed through this row in the tests"
+        ),
+    ),
+    Provider(
+        "vertexai_express",
+        "https://aiplatform.googleapis.com/v1/publishers/google",
+        dialect="gemini",
+        api_key_env="GOOGLE_API_KEY",
+        auth_header="x-goog-api-key",
+        auth_scheme="",
+        capabilities=Capabilities(tools=FUNCTIONS),
+        docs="https://cloud.google.com/vertex-ai/generative-ai/docs/start/express-mode/overview",
+        notes=(
+            "from the documentation: Vertex AI express mode, an API key and no project or location (google-genai"
+            " reads GOOGLE_API_KEY for it too, so the key of the gemini row, if set, is used here as well)"
+        ),
+    ),
+    Provider(
+        "vertexaianthropic",
+        _VERTEX + "/anthropic",
+        dialect="anthropic_messages",
+        key_required=False,
+        token_auth="google",
+        vertex_raw_predict=True,
+        template_env=_GOOGLE_PLACE,
+        template_defaults=_GLOBAL,
+        capabilities=Capabilities(tools=FUNCTIONS),
+        docs="https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude/use-claude",
+        notes=(
+            "from the documentation and Anthropic's AnthropicVertex: Claude's Messages API at"
+            " models/{model}:rawPredict (:streamRawPredict), anthropic_version vertex-2023-10-16 in the body and"
+            " no model there; model ids as Vertex names them (claude-sonnet-4-5@20250929); thinking blocks replay"
+            " only to this row"
+        ),
+    ),
+    Provider(
+        "azure",
+        "https://{resource}.services.ai.azure.com/models",
+        dialect="chat_completions",
+        api_key_env="AZURE_API_KEY",
+        base_url_env="AZURE_AI_CHAT_ENDPOINT",
+        key_required=False,
+        token_auth="azure",
+        auth_header="api-key",
+        auth_scheme="",
+        template_env=(("resource", ("AZURE_AI_FOUNDRY_RESOURCE",)),),
+        query=(("api-version", "2024-05-01-preview"),),
+        chat=ChatOptions(max_tokens_field="max_tokens", reasoning_field=None),
+        capabilities=Capabilities(tools=FUNCTIONS, reasoning=False, structured_output=False, image_input=False),
+        docs="https://learn.microsoft.com/azure/ai-foundry/model-inference/reference/reference-model-inference-chat-completions",
+        notes=(
+            "from the documentation: Azure AI Foundry's model inference endpoint (Chat Completions with"
+            " api-version), api-key header (AZURE_API_KEY, as any-llm) or Entra ID tokens (polyresponses[azure],"
+            " token_provider=); AZURE_AI_CHAT_ENDPOINT gives the whole endpoint as any-llm reads it; model = the"
+            " deployment; Foundry's Responses API is the azureopenai row"
+        ),
+    ),
+    Provider(
+        "azureanthropic",
+        "https://{resource}.services.ai.azure.com/anthropic/v1",
+        dialect="anthropic_messages",
+        api_key_env="AZURE_ANTHROPIC_API_KEY",
+        key_fallback_env=("ANTHROPIC_FOUNDRY_API_KEY",),
+        base_url_env="AZURE_ANTHROPIC_API_BASE",
+        key_required=False,
+        token_auth="azure",
+        auth_header="x-api-key",
+        auth_scheme="",
+        headers=(("anthropic-version", ANTHROPIC_VERSION),),
+        template_env=(("resource", ("AZURE_ANTHROPIC_RESOURCE", "ANTHROPIC_FOUNDRY_RESOURCE")),),
+        capabilities=Capabilities(tools=FUNCTIONS),
+        docs="https://learn.microsoft.com/azure/ai-foundry/foundry-models/how-to/use-foundry-models-claude",
+        notes=(
+            "from the documentation and Anthropic's AnthropicFoundry: Claude's Messages API on the Foundry"
+            " resource, x-api-key (any-llm's and Anthropic's variables) or Entra ID bearer tokens; thinking blocks"
+            " replay only to this row"
         ),
     ),
 )

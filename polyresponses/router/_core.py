@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from polyresponses.router._capabilities import check_request
 from polyresponses.router._errors import InvalidRequestError, MissingAPIKeyError
+from polyresponses.router._provider_model import TEMPLATE_FIELDS
 from polyresponses.router._providers import PROVIDERS, Provider
 from polyresponses.router._tool_policy import HostedTools, ToolPolicy, apply_tool_policy
 from polyresponses.router._wire import to_wire, validate_request
@@ -61,8 +62,9 @@ def plan_create(provider: Provider, body: dict[str, Any]) -> DialectPlan:
                 partial(chat_dialect.ChatStreamTranslator, name, body),
             )
         case "anthropic_messages":
+            request = anthropic_dialect.build_create(body, provider=name)
             return (
-                anthropic_dialect.build_create(body, provider=name),
+                anthropic_dialect.for_vertex(request) if provider.vertex_raw_predict else request,
                 partial(anthropic_dialect.parse_response, provider=name, request=body),
                 partial(anthropic_dialect.AnthropicStreamTranslator, name, body),
             )
@@ -104,52 +106,67 @@ def resolve_target_parts(
     api_key: str | None,
     api_base: str | None,
     environ: Mapping[str, str] = os.environ,
+    *,
+    endpoint: Mapping[str, str | None] | None = None,
+    token_auth: bool = False,
 ) -> tuple[str, dict[str, str], str | None]:
     """``(base_url, auth headers, secret)`` for ``provider``: arguments first, then its variables.
 
+    ``endpoint``: the client's ``region``/``project``/``resource`` for a templated base URL.
+    ``token_auth``: the client authenticates with a bearer token instead (no key needed).
     Raises :class:`MissingAPIKeyError` (naming the variable) when a key is needed and absent, before
     anything touches the network.
     """
-    key = api_key if api_key is not None else (environ.get(provider.api_key_env) if provider.api_key_env else None)
-    if key is None and provider.name == "gemini":
-        key = environ.get("GOOGLE_API_KEY")  # the Gemini API docs and google-genai accept either variable
-    if key is None and provider.name == "cohere":
-        key = environ.get("COHERE_API_KEY")  # cohere-python reads CO_API_KEY, then COHERE_API_KEY
-    if not key and provider.key_required:
+    key = api_key
+    for variable in (provider.api_key_env, *provider.key_fallback_env) if key is None else ():
+        key = environ.get(variable) if variable else None
+        if key:
+            break
+    if not key and provider.key_required and not token_auth:
         raise MissingAPIKeyError(provider.name, provider.api_key_env or "<none>")
     from_env = None if api_base else (environ.get(provider.base_url_env) if provider.base_url_env else None)
     base = api_base or from_env or provider.base_url
     if not base:
         where = f"pass api_base=... or set {provider.base_url_env}" if provider.base_url_env else "pass api_base=..."
         raise ValueError(f"[{provider.name}] has no default base URL: {where}")
-    base = base.rstrip("/")
-    if "{region}" in base:
-        base = base.replace("{region}", _aws_region(provider, environ))
+    base = _fill_template(provider, base.rstrip("/"), environ, endpoint or {})
     if from_env and provider.base_path and not base.endswith(provider.base_path):
         base += provider.base_path  # the variable names a host (DATABRICKS_HOST), the API lives under a path
     if provider.name == "azureopenai" and not base.endswith("/openai/v1"):
         # Azure OpenAI v1 API: {endpoint}/openai/v1/responses (Microsoft Learn, "Azure OpenAI v1 API").
         base += "/openai/v1"
     headers = dict(provider.headers)
-    if key:
+    if key and not token_auth:
         headers[provider.auth_header] = f"{provider.auth_scheme} {key}".strip()
-    return base, headers, key or None
+    return base, headers, (key or None) if not token_auth else None
 
 
-AWS_REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
-"""Where a region-templated row finds its region, in the order the AWS SDKs read them."""
+_TEMPLATE_VALUE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+"""A region, project or resource name: a DNS label (they become host names or path segments)."""
 
 
-def _aws_region(provider: Provider, environ: Mapping[str, str]) -> str:
-    for variable in AWS_REGION_VARIABLES:
-        region = environ.get(variable, "").strip()
-        if region:
-            if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region):
-                raise ValueError(f"[{provider.name}] {variable}={region!r} is not an AWS region name (e.g. us-east-1)")
-            return region
-    raise ValueError(
-        f"[{provider.name}] needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass api_base=..."
-    )
+def _fill_template(provider: Provider, base: str, environ: Mapping[str, str], given: Mapping[str, str | None]) -> str:
+    """Fill ``{region}``, ``{project}``, ``{resource}`` (and ``{region_prefix}``) in a row's base URL."""
+    sources = dict(provider.template_env)
+    defaults = dict(provider.template_defaults)
+    for name in TEMPLATE_FIELDS:
+        if "{" + name not in base:
+            continue
+        value, origin = given.get(name), f"{name}="
+        for variable in sources.get(name, ()) if not value else ():
+            value, origin = environ.get(variable, "").strip(), variable
+            if value:
+                break
+        if not value and name in defaults:
+            value, origin = defaults[name], "the default"
+        if not value:
+            variables = " or ".join(sources.get(name, ())) or "a variable"
+            raise ValueError(f"[{provider.name}] needs a {name}: pass {name}=... or set {variables}")
+        if not _TEMPLATE_VALUE.fullmatch(value):
+            raise ValueError(f"[{provider.name}] {origin} {value!r} is not a valid {name} name")
+        prefix = "" if value == "global" else f"{value}-"  # Vertex AI: the global location has no host prefix
+        base = base.replace("{" + name + "_prefix}", prefix).replace("{" + name + "}", value)
+    return base
 
 
 def split_options(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

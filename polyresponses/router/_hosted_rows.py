@@ -431,20 +431,6 @@ HOSTED_ROWS: tuple[Provider, ...] = (
 
 
 NOT_ROWS: dict[str, str] = {
-    "azure": (
-        "Azure AI Foundry / AI Inference: per-resource hosts, api-version and Entra ID; handled by the cloud"
-        " providers' issue (Foundry's OpenAI v1 endpoint is reachable today through the azureopenai row)"
-    ),
-    "azureanthropic": (
-        "Claude on Azure AI Foundry: per-resource host and Entra ID; handled by the cloud providers' issue"
-    ),
-    "vertexai": (
-        "Vertex AI: OAuth access tokens from Google's application default credentials (no static key) and"
-        " project/location paths; handled by the cloud providers' issue"
-    ),
-    "vertexaianthropic": (
-        "Claude on Vertex AI: OAuth (ADC) and model-in-URL :rawPredict; handled by the cloud providers' issue"
-    ),
     "sagemaker": (
         "SageMaker InvokeEndpoint needs AWS SigV4 request signing (service 'sagemaker'), and its body is whatever"
         " the deployed container reads; a row sends a static key header only"

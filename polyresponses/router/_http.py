@@ -74,7 +74,9 @@ class Target:
     headers: Mapping[str, str] = field(repr=False)
     secret: str | None = field(default=None, repr=False)
     signer: RequestSigner | None = field(default=None, repr=False)
-    """Signs each attempt (AWS SigV4 for rows with no bearer key): the headers it returns are added."""
+    """Signs each attempt (AWS SigV4, a cloud's bearer token): the headers it returns are added."""
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Query parameters of every request (Azure's ``api-version``)."""
 
 
 RequestSigner = Callable[[str, str, Mapping[str, str], bytes], Mapping[str, str]]
@@ -87,8 +89,8 @@ def _sign(target: Target, request: httpx.Request) -> None:
         return
     try:
         added = target.signer(request.method, str(request.url), dict(request.headers), request.content)
-    except LookupError as error:
-        raise MissingAPIKeyError(target.provider, "AWS_BEARER_TOKEN_BEDROCK", str(error)) from None
+    except LookupError as error:  # no credentials, or they could not be loaded: refused before the network
+        raise MissingAPIKeyError(target.provider, "<credentials>", str(error)) from None
     request.headers.update(added)
 
 
@@ -228,7 +230,7 @@ def _build(
     return client.build_request(
         wire.method,
         target.base_url + wire.path,
-        params=wire.params or None,
+        params={**target.params, **wire.params} or None,
         headers=headers,
         content=content,
         timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout),

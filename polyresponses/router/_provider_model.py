@@ -13,6 +13,7 @@ from polyresponses.router.dialects.chat_completions import ChatOptions
 
 __all__ = [
     "ALL_ENDPOINTS",
+    "TEMPLATE_FIELDS",
     "ALL_TOOLS",
     "FUNCTIONS",
     "FUNCTIONS_MCP",
@@ -24,6 +25,7 @@ __all__ = [
     "Endpoint",
     "FactSource",
     "Provider",
+    "TokenAuth",
     "ToolKind",
 ]
 
@@ -36,6 +38,15 @@ Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "in
 """Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference
 (``conversations``: the Conversations API routes). Without the route, a client with a response store
 answers ``retrieve``, ``delete``, ``input_items`` and ``conversations`` from the store."""
+
+TokenAuth = Literal["google", "azure"]
+"""Where a row without a key gets a bearer token: Google's Application Default Credentials (``[google]``)
+or Microsoft Entra ID (``[azure]``); see :mod:`polyresponses.auth`."""
+
+TEMPLATE_FIELDS = ("region", "project", "resource")
+"""The placeholders a base URL may hold (``{region}``, ``{project}``, ``{resource}``; ``{region_prefix}`` is
+``"{region}-"``, or empty for Google's ``global`` location); a client's ``region=``, ``project=`` and
+``resource=`` fill them, else the row's ``template_env`` variables, else its ``template_defaults``."""
 
 FactSource = Literal["recorded", "documented"]
 """Where a row's facts come from. ``recorded``: real traffic to the row's base URL in its dialect is in the
@@ -100,6 +111,19 @@ class Provider:
     base_path: str = ""
     """Appended to a base URL read from ``base_url_env`` that lacks it: for variables that name a host, not
     an API root (``DATABRICKS_HOST`` is the workspace URL; the API lives under ``/serving-endpoints``)."""
+    key_fallback_env: tuple[str, ...] = ()
+    """Further key variables, read in order when ``api_key_env`` is unset (the ones the vendor's SDK also reads)."""
+    template_env: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """For a templated ``base_url``: each placeholder (``TEMPLATE_FIELDS``) and the variables that give it."""
+    template_defaults: tuple[tuple[str, str], ...] = ()
+    """Placeholder values used when neither the client nor the environment gives one."""
+    query: tuple[tuple[str, str], ...] = ()
+    """Query parameters sent with every request (Azure's ``api-version``)."""
+    token_auth: TokenAuth | None = None
+    """Without a key, a bearer token from this cloud's credentials (or the client's ``token_provider=``)."""
+    vertex_raw_predict: bool = False
+    """Anthropic Messages as Vertex AI serves it: ``:rawPredict``/``:streamRawPredict`` on the model's path,
+    ``anthropic_version`` in the body and no ``model`` there."""
     aws_signing_name: str | None = None
     """AWS rows: the SigV4 service name (``bedrock``, ``bedrock-mantle``). Without a bearer key (``api_key_env``
     or ``api_key=``) requests are signed with the AWS credentials of the environment (``polyresponses.auth``);

@@ -62,6 +62,8 @@ PROVIDERS: dict[str, Provider] = {
             "",  # {AZURE_OPENAI_ENDPOINT}/openai/v1; there is no default host
             chat=ChatOptions(reasoning_effort=True, reasoning_field=None, developer_role=True, openai_extras=True),
             api_key_env="AZURE_OPENAI_API_KEY",
+            key_required=False,
+            token_auth="azure",  # without a key: Microsoft Entra ID (polyresponses[azure]) or token_provider=
             base_url_env="AZURE_OPENAI_ENDPOINT",
             auth_header="api-key",
             auth_scheme="",
@@ -232,6 +234,7 @@ PROVIDERS: dict[str, Provider] = {
             "https://generativelanguage.googleapis.com/v1beta",
             dialect="gemini",
             api_key_env="GEMINI_API_KEY",
+            key_fallback_env=("GOOGLE_API_KEY",),  # the Gemini API docs and google-genai accept either
             auth_header="x-goog-api-key",
             auth_scheme="",
             capabilities=Capabilities(tools=FUNCTIONS, stored_state=False),
@@ -244,6 +247,7 @@ PROVIDERS: dict[str, Provider] = {
             "https://api.cohere.com/v2",
             dialect="cohere_v2",
             api_key_env="CO_API_KEY",
+            key_fallback_env=("COHERE_API_KEY",),  # cohere-python reads CO_API_KEY, then COHERE_API_KEY
             capabilities=Capabilities(tools=FUNCTIONS),
             docs="https://docs.cohere.com/reference/chat",
             facts="recorded",

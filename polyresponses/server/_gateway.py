@@ -214,12 +214,12 @@ class Gateway:
             key = self.environ.get(settings.api_key_env)
             if not key:
                 raise MissingAPIKeyError(provider, settings.api_key_env)
-        elif (row := PROVIDERS[provider]).api_key_env:
-            key = self.environ.get(row.api_key_env) or None
-            if key is None and provider == "gemini":
-                key = self.environ.get("GOOGLE_API_KEY") or None
-            if key is None and provider == "cohere":
-                key = self.environ.get("COHERE_API_KEY") or None
+        else:
+            row = PROVIDERS[provider]
+            for variable in (row.api_key_env, *row.key_fallback_env):
+                key = (self.environ.get(variable) or None) if variable else None
+                if key is not None:
+                    break
         base = api_base or (settings.base_url if settings is not None else None)
         dialect = settings.dialect if settings is not None else None
         try:

@@ -60,8 +60,8 @@ _FOLDERS: dict[Dialect, str] = {
 }
 """The recorded-traffic folder of each dialect."""
 
-_REGION = "eu-central-1"
-"""What ``AWS_REGION`` is set to for region-templated rows."""
+_TEMPLATE = {"region": "eu-central-1", "project": "test-project", "resource": "test-resource"}
+"""What each placeholder's first variable is set to for templated rows."""
 
 _EXAMPLE_HOST = "https://account.example.test"
 """What a per-account host variable (DATABRICKS_HOST, ...) is set to for rows without a default host."""
@@ -182,7 +182,10 @@ class _ToLoopback(httpx.BaseTransport):
 def _expected_base(row: Provider) -> str:
     if row.name == "azureopenai":  # _core appends Azure's /openai/v1 to any endpoint (its v1 API)
         return _EXAMPLE_HOST + "/openai/v1"
-    return row.base_url.replace("{region}", _REGION) or _EXAMPLE_HOST + row.base_path
+    base = row.base_url.replace("{region_prefix}", _TEMPLATE["region"] + "-")
+    for name, value in _TEMPLATE.items():
+        base = base.replace("{" + name + "}", value)
+    return base or _EXAMPLE_HOST + row.base_path
 
 
 def _environment(row: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,33 +193,44 @@ def _environment(row: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in {p.api_key_env for p in PROVIDERS.values()} | {p.base_url_env for p in PROVIDERS.values()}:
         if variable:
             monkeypatch.delenv(variable, raising=False)
-    for fallback in ("GOOGLE_API_KEY", "COHERE_API_KEY"):  # read when the row's own variable is unset
+    for fallback in {name for p in PROVIDERS.values() for name in p.key_fallback_env}:  # read when the row's is unset
         monkeypatch.delenv(fallback, raising=False)
     if row.api_key_env:
         monkeypatch.setenv(row.api_key_env, _KEY)
-    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        monkeypatch.delenv(variable, raising=False)
-    if "{region}" in row.base_url:
-        monkeypatch.setenv("AWS_REGION", _REGION)
+    for other in PROVIDERS.values():
+        for _, variables in other.template_env:
+            for variable in variables:
+                monkeypatch.delenv(variable, raising=False)
+    for name, variables in row.template_env:
+        monkeypatch.setenv(variables[0], _TEMPLATE[name])
     if not row.base_url:
         assert row.base_url_env, f"{row.name}: no default base URL and no variable to give one"
         monkeypatch.setenv(row.base_url_env, _EXAMPLE_HOST)
 
 
 def _check_request(row: Provider, request: RecordedRequest, url: str) -> None:
-    expected = _expected_base(row) + _PATHS[row.dialect]
+    path = f"/models/{_MODEL}:rawPredict" if row.vertex_raw_predict else _PATHS[row.dialect]
+    expected = _expected_base(row) + path
+    if row.query:
+        expected += "?" + "&".join(f"{name}={value}" for name, value in row.query)
     assert url == expected, f"{row.name}: sent to {url}, the row says {expected}"
-    assert request.method == "POST" and request.path == urlsplit(expected).path
+    assert request.method == "POST" and request.path.split("?")[0] == urlsplit(expected).path
     headers = {name.lower(): value for name, value in request.headers.items()}
     if row.api_key_env:
         assert headers.get(row.auth_header.lower()) == f"{row.auth_scheme} {_KEY}".strip(), headers
+    elif row.token_auth is not None:
+        assert headers.get("authorization") == f"Bearer {_KEY}", headers
     else:
         assert _KEY not in json.dumps(headers)
-    if row.auth_header.lower() != "authorization":
+    if row.auth_header.lower() != "authorization" and row.api_key_env:
         assert "authorization" not in headers, f"{row.name} authenticates with {row.auth_header} only"
     for name, value in row.headers:
         assert headers.get(name.lower()) == value
-    _check_body(row.dialect, request.json())
+    body = request.json()
+    if row.vertex_raw_predict:  # Vertex AI: the model is in the path, the API version in the body
+        assert "model" not in body and body.pop("anthropic_version") == "vertex-2023-10-16"
+        body["model"] = _MODEL
+    _check_body(row.dialect, body)
 
 
 @pytest.fixture
@@ -233,7 +247,8 @@ def test_every_row_is_reachable_in_its_dialect(
     _environment(row, monkeypatch)
     loopback.default = json_reply(_recorded_reply(row.dialect))
     transport = _ToLoopback(int(urlsplit(loopback.url).port or 0))
-    with Client(name, store=False, max_retries=0, transport=transport) as client:
+    tokens = (lambda: _KEY) if row.token_auth is not None and not row.api_key_env else None
+    with Client(name, store=False, max_retries=0, transport=transport, token_provider=tokens) as client:
         response = client.responses.create(model=_MODEL, input="Say hi.")
     transport.close()
     assert response.status == "completed" and response.output_text, response

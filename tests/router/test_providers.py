@@ -10,6 +10,7 @@ import polyresponses
 from polyresponses.router._capabilities import check_endpoint, check_request, tool_kind
 from polyresponses.router._core import get_provider, resolve_target_parts
 from polyresponses.router._errors import MissingAPIKeyError, UnsupportedFeatureError
+from polyresponses.router._cloud_rows import CLOUD_ROWS
 from polyresponses.router._hosted_rows import HOSTED_ROWS
 from polyresponses.router._providers import PROVIDERS, ToolKind
 
@@ -40,8 +41,9 @@ _DIALECT_ROWS = {"anthropic": "anthropic_messages", "gemini": "gemini", "cohere"
 """Rows of the other dialects' issues (5: Anthropic Messages, 6: Gemini, 14: Cohere v2)."""
 
 
-_HOSTED = {row.name: row.dialect for row in HOSTED_ROWS}
-"""Issue 14's hosted providers and gateways, in the dialect each row names (tests/router/test_provider_rows.py)."""
+_HOSTED = {row.name: row.dialect for row in HOSTED_ROWS} | {row.name: row.dialect for row in CLOUD_ROWS}
+"""Issue 14's hosted providers and gateways and issue 13's cloud surfaces, in the dialect each row names
+(tests/router/test_provider_rows.py, tests/router/test_cloud_rows.py)."""
 
 
 def test_every_provider_the_issue_names_is_a_row() -> None:
@@ -64,7 +66,10 @@ def test_rows_are_coherent(provider: str) -> None:
     hosted = (
         row.base_url.startswith("https://") or row.name == "azureopenai" or (row.name in _HOSTED and not row.base_url)
     )
-    assert row.key_required == hosted, "hosted providers need a key, local servers and openai_compatible do not"
+    cloud_credentials = row.aws_signing_name is not None or row.token_auth is not None
+    assert row.key_required == (hosted and not cloud_credentials), (
+        "hosted providers need a key (or their cloud's credentials), local servers and openai_compatible do not"
+    )
     assert row.capabilities.tools <= set(ToolKind.__args__)  # type: ignore[attr-defined]
 
 
@@ -72,7 +77,6 @@ def test_rows_are_coherent(provider: str) -> None:
     ("provider", "variable"),
     [
         ("openai", "OPENAI_API_KEY"),
-        ("azureopenai", "AZURE_OPENAI_API_KEY"),
         ("huggingface", "HF_TOKEN"),
         ("groq", "GROQ_API_KEY"),
         ("fireworks", "FIREWORKS_API_KEY"),
@@ -129,7 +133,7 @@ def test_openai_compatible_needs_a_base_url() -> None:
 
 
 def test_unknown_provider_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known: anthropic, atlascloud, azureopenai"):
+    with pytest.raises(ValueError, match="known: anthropic, atlascloud, azure, azureanthropic, azureopenai"):
         get_provider("nope")
 
 

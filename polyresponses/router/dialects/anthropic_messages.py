@@ -36,8 +36,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import quote
 
 from polyresponses.router._errors import (
     APIResponseValidationError,
@@ -60,6 +61,7 @@ __all__ = [
     "build_create",
     "decode_thinking",
     "encode_thinking",
+    "for_vertex",
     "message_events",
     "parse_response",
 ]
@@ -70,6 +72,9 @@ ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` when ``max_output_tokens`` is not given: the API requires one. With thinking on,
 the budget is added to it so the answer still has room."""
+
+VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
+"""``anthropic_version`` in the body of a Claude request on Vertex AI (Vertex AI docs, "Use Claude models")."""
 
 THINKING_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000}
 """``reasoning.effort`` → ``thinking.budget_tokens`` (the API's minimum is 1,024)."""
@@ -83,6 +88,17 @@ _REFUSED = {**STATELESS_REFUSED, "presence_penalty": "presence_penalty", "freque
 
 
 # ------------------------------------------------------------------------------------ request
+
+
+def for_vertex(request: WireRequest) -> WireRequest:
+    """``request`` as Vertex AI serves Claude: ``POST .../models/{model}:rawPredict`` (``:streamRawPredict``
+    for a stream) under the publisher's base URL, ``anthropic_version`` in the body, no ``model`` there
+    (Vertex AI docs, "Use Claude models"; Anthropic's SDK, ``AnthropicVertex``)."""
+    body = dict(request.body or {})
+    model = str(body.pop("model"))
+    body["anthropic_version"] = VERTEX_ANTHROPIC_VERSION
+    method = "streamRawPredict" if request.stream else "rawPredict"
+    return replace(request, path=f"/models/{quote(model, safe='@')}:{method}", body=body)
 
 
 def build_create(body: Mapping[str, Any], *, provider: str) -> WireRequest:

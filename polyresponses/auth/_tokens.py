@@ -1,0 +1,55 @@
+"""Bearer tokens from a provider of them: the client's ``token_provider=``, Google's ADC, Microsoft Entra ID.
+
+A token provider is any ``Callable[[], str]`` returning a currently valid token; it caches and refreshes on
+its own (:class:`~polyresponses.auth._google.GoogleTokenProvider`, :class:`~polyresponses.auth._azure.
+AzureTokenProvider` do, 5 minutes before expiry). The HTTP layer asks for the token on every attempt, so a
+long-lived client never sends an expired one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["BearerSigner", "TokenProvider", "cloud_token_provider"]
+
+TokenProvider = Callable[[], str]
+"""Returns a current bearer token (may block while it refreshes; async clients call it in a thread)."""
+
+_EXTRAS = {"google": ("google.auth", "polyresponses[google]"), "azure": ("azure.identity", "polyresponses[azure]")}
+
+
+@dataclass(frozen=True, slots=True)
+class BearerSigner:
+    """The request signer of a token-authenticated row: ``Authorization: Bearer <token>``."""
+
+    tokens: TokenProvider = field(repr=False)
+
+    def __call__(self, _method: str, _url: str, _headers: Mapping[str, str], _body: bytes) -> dict[str, str]:
+        try:
+            token = self.tokens()
+        except LookupError:
+            raise
+        except ImportError:
+            raise
+        except Exception as error:  # a caller's provider failing: said by kind, never by its message
+            raise LookupError(f"the token provider failed ({type(error).__name__})") from None
+        if not isinstance(token, str) or not token:
+            raise LookupError("the token provider returned no token")
+        return {"Authorization": f"Bearer {token}"}
+
+
+def cloud_token_provider(cloud: Literal["google", "azure"]) -> TokenProvider:
+    """The default credentials of ``cloud`` as a token provider; its extra's absence is an ImportError now."""
+    module, extra = _EXTRAS[cloud]
+    if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
+        raise ImportError(f"{cloud} credentials need {module}: pip install '{extra}' (or pass token_provider=...)")
+    if cloud == "google":
+        from polyresponses.auth._google import GoogleTokenProvider
+
+        return GoogleTokenProvider()
+    from polyresponses.auth._azure import AzureTokenProvider
+
+    return AzureTokenProvider()
