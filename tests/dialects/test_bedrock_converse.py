@@ -682,7 +682,9 @@ def test_the_row_templates_its_region_and_takes_the_bedrock_api_key() -> None:
     assert headers["Authorization"] == "Bearer bk" and secret == "bk"
     base, _, _ = resolve_target_parts(row, "k", None, {"AWS_DEFAULT_REGION": "ap-south-1"})
     assert base == "https://bedrock-runtime.ap-south-1.amazonaws.com"
-    with pytest.raises(ValueError, match="needs an AWS region: set AWS_REGION"):
+    with pytest.raises(ValueError, match="needs a region: pass region=... or set AWS_REGION or AWS_DEFAULT_REGION"):
         resolve_target_parts(row, "k", None, {})
-    with pytest.raises(ValueError, match="is not an AWS region name"):
+    with pytest.raises(ValueError, match="AWS_REGION 'evil.example.com/x' is not a valid region name"):
         resolve_target_parts(row, "k", None, {"AWS_REGION": "evil.example.com/x"})
+    given, _, _ = resolve_target_parts(row, "k", None, {"AWS_REGION": "us-east-1"}, endpoint={"region": "eu-north-1"})
+    assert given == "https://bedrock-runtime.eu-north-1.amazonaws.com"  # the client's region= wins
