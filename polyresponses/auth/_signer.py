@@ -66,15 +66,18 @@ def region_of(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def aws_signer(service: str, base_url: str, environ: Mapping[str, str] = os.environ) -> SigV4Signer | None:
+def aws_signer(
+    service: str, base_url: str, environ: Mapping[str, str] = os.environ, *, region: str | None = None
+) -> SigV4Signer | None:
     """A signer for ``service`` at ``base_url``, or ``None`` where the environment holds no AWS credentials.
 
-    The region is the host's (a base URL names it), else ``AWS_REGION``/``AWS_DEFAULT_REGION``.
+    The region is the client's ``region=``, else the host's (a base URL names it, a VPC endpoint's too),
+    else ``AWS_REGION``/``AWS_DEFAULT_REGION``.
     """
     source = default_credentials(environ)
     if source is None:
         return None
-    region = region_of(base_url) or aws_region(environ)
+    region = region or region_of(base_url) or aws_region(environ)
     if region is None:
         raise AwsCredentialsError(f"SigV4 for {service} needs a region: set AWS_REGION or use a regional base URL")
     return SigV4Signer(source, region, service)

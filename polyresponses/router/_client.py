@@ -124,7 +124,11 @@ def _has_key(provider: Provider) -> bool:
 
 
 def _signer(
-    provider: Provider, base_url: str, secret: str | None, token_provider: TokenProvider | None
+    provider: Provider,
+    base_url: str,
+    secret: str | None,
+    token_provider: TokenProvider | None,
+    region: str | None = None,
 ) -> RequestSigner | None:
     """How requests are authenticated beyond a key header: the caller's token provider, the row's cloud
     credentials (Google ADC, Entra ID) or AWS SigV4; refused before the network when none exists."""
@@ -147,7 +151,7 @@ def _signer(
         return None
     from polyresponses.auth._signer import aws_signer
 
-    signer = aws_signer(provider.aws_signing_name, base_url)
+    signer = aws_signer(provider.aws_signing_name, base_url, region=region)
     if signer is None:
         raise MissingAPIKeyError(
             provider.name,
@@ -194,7 +198,8 @@ class _Base:
             self.provider, api_key, api_base, endpoint=endpoint, token_auth=token_auth
         )
         headers.update(default_headers or {})
-        signer = _signer(self.provider, base_url, secret, token_provider if token_auth else None)
+        region = (endpoint or {}).get("region")
+        signer = _signer(self.provider, base_url, secret, token_provider if token_auth else None, region)
         self._target = Target(self.provider.name, base_url, headers, secret, signer, dict(self.provider.query))
         self.base_url = base_url
         self.timeout = timeout

@@ -84,6 +84,10 @@ class ProviderSettings:
     api_key_env: str | None = None
     base_url: str | None = None
     dialect: str | None = None
+    region: str | None = None
+    """The cloud rows' placeholders (AWS region, Vertex AI location), as ``Client(region=...)``."""
+    project: str | None = None
+    resource: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +259,8 @@ def _providers(table: Mapping[str, Any], source: str) -> dict[str, ProviderSetti
         where = f"{source}: [providers.{name}]"
         if name not in PROVIDERS:
             raise ConfigError(f"{where}: unknown provider; known: {', '.join(sorted(PROVIDERS))}")
-        if not isinstance(spec, dict) or set(spec) - {"api_key_env", "base_url", "dialect"}:
-            raise ConfigError(f"{where} takes api_key_env, base_url and dialect")
+        if not isinstance(spec, dict) or set(spec) - {"api_key_env", "base_url", "dialect", *_PLACES}:
+            raise ConfigError(f"{where} takes api_key_env, base_url, dialect, region, project and resource")
         dialect = spec.get("dialect")
         if dialect is not None and dialect not in ("openai_responses", "chat_completions"):
             raise ConfigError(f"{where}.dialect must be 'openai_responses' or 'chat_completions'")
@@ -264,8 +268,12 @@ def _providers(table: Mapping[str, Any], source: str) -> dict[str, ProviderSetti
             api_key_env=spec.get("api_key_env") and _typed(spec["api_key_env"], str, f"{where}.api_key_env"),
             base_url=spec.get("base_url") and _typed(spec["base_url"], str, f"{where}.base_url"),
             dialect=dialect,
+            **{place: spec.get(place) and _typed(spec[place], str, f"{where}.{place}") for place in _PLACES},
         )
     return out
+
+
+_PLACES = ("region", "project", "resource")
 
 
 def _aliases(table: Mapping[str, Any], source: str) -> dict[str, Alias]:

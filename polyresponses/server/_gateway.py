@@ -27,7 +27,7 @@ from polyresponses.router._errors import APIError, MissingAPIKeyError, Polyrespo
 from polyresponses.router._model_string import parse_model_string
 from polyresponses.router._providers import PROVIDERS, Capabilities, Provider
 from polyresponses.router._wire import to_reply
-from polyresponses.server._config import GatewayConfig, GatewayKey, is_loopback, key_digest
+from polyresponses.server._config import GatewayConfig, GatewayKey, ProviderSettings, is_loopback, key_digest
 from polyresponses.server._errors import GatewayError, as_gateway_error, not_found
 from polyresponses.server._metrics import Metrics
 from polyresponses.server.ledger import Ledger, open_ledger
@@ -223,7 +223,7 @@ class Gateway:
         base = api_base or (settings.base_url if settings is not None else None)
         dialect = settings.dialect if settings is not None else None
         try:
-            client = self._new_client(provider, key, base, dialect)
+            client = self._new_client(provider, key, base, dialect, settings)
         except ValueError as error:  # no base URL for a row that has none by default
             raise GatewayError(
                 400,
@@ -234,7 +234,9 @@ class Gateway:
         self._clients[(provider, api_base)] = client
         return client
 
-    def _new_client(self, provider: str, key: str | None, base: str | None, dialect: str | None) -> AsyncClient:
+    def _new_client(
+        self, provider: str, key: str | None, base: str | None, dialect: str | None, settings: ProviderSettings | None
+    ) -> AsyncClient:
         return AsyncClient(
             provider,
             api_key=key,
@@ -244,6 +246,9 @@ class Gateway:
             hosted_tools="drop" if self.config.drop_unsupported_hosted_tools else "refuse",
             max_retries=self.config.upstream_max_retries,
             timeout=self.config.upstream_timeout_seconds,
+            region=settings.region if settings is not None else None,
+            project=settings.project if settings is not None else None,
+            resource=settings.resource if settings is not None else None,
         )
 
     def resolve_model(self, principal: Principal, model: Any) -> tuple[str, str, str, Mapping[str, Any]]:

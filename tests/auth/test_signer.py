@@ -208,3 +208,19 @@ def test_the_region_comes_from_the_host_first() -> None:
     assert PROVIDERS["bedrock_anthropic"].aws_signing_name == "bedrock-mantle"
     assert PROVIDERS["bedrock"].aws_signing_name == PROVIDERS["bedrock_openai"].aws_signing_name == "bedrock"
     assert "secret" not in repr(SigV4Signer.__dataclass_fields__["source"])
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_the_clients_region_signs_a_request_to_a_proxy_without_one() -> None:
+    capture = _Capture(_REPLY)
+    with Client(
+        "bedrock",
+        region="ap-south-1",
+        api_base="https://bedrock-proxy.internal.test",
+        store=False,
+        transport=httpx.MockTransport(capture),
+    ) as client:
+        client.responses.create(model="m", input="hi")
+    (request,) = capture.sent
+    assert "/ap-south-1/bedrock/aws4_request" in request.headers["authorization"]
+    assert request.headers["authorization"] == _botocore_authorization(request, "bedrock", "ap-south-1")

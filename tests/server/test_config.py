@@ -41,6 +41,10 @@ api_key_env = "MY_GROQ_KEY"
 base_url = "http://gpu-box:8000/v1"
 dialect = "chat_completions"
 
+[providers.vertexai]
+project = "my-project"
+region = "europe-west4"
+
 [aliases.fast]
 model = "groq:openai/gpt-oss-120b"
 defaults = {{ temperature = 0.2 }}
@@ -75,6 +79,8 @@ def test_every_key(tmp_path: Path) -> None:
         "http://gpu-box:8000/v1",
         "chat_completions",
     )
+    vertex = config.providers["vertexai"]
+    assert (vertex.project, vertex.region, vertex.resource) == ("my-project", "europe-west4", None)
     assert config.aliases["fast"].model == "groq:openai/gpt-oss-120b" and dict(config.aliases["fast"].defaults) == {
         "temperature": 0.2
     }
@@ -117,6 +123,8 @@ def test_defaults_without_a_file() -> None:
         ("[keys.a]\nmodels = []\n", {}, "needs exactly one of sha256"),
         ("[providers.nope]\n", {}, "[providers.nope]: unknown provider"),
         ('[providers.groq]\ndialect = "x"\n', {}, "[providers.groq].dialect must be"),
+        ("[providers.bedrock]\nregion = 1\n", {}, "[providers.bedrock].region must be str, got int"),
+        ("[providers.bedrock]\nzone = 'x'\n", {}, "takes api_key_env, base_url, dialect, region, project and resource"),
         ("[aliases.fast]\ndefaults = {}\n", {}, "[aliases.fast] takes model"),
         ("", {"POLYRESPONSES_PORT": "x"}, "environment variable POLYRESPONSES_PORT: expected int"),
     ],
