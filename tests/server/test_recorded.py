@@ -38,8 +38,8 @@ def _posts(wire_format: str, suffixes: tuple[str, ...]) -> list[Exchange]:
 
 
 def _stream_of(exchange: Exchange) -> bool:
-    if ":streamGenerateContent" in exchange.uri:
-        return True
+    if ":streamGenerateContent" in exchange.uri or exchange.response_bytes is not None:
+        return True  # Gemini says it in the path; Bedrock's event streams are the recorded binary replies
     return bool(exchange.request_body.get("stream")) and exchange.response_headers.get(
         "content-type", "text/event-stream"
     ).startswith("text/event-stream")
@@ -60,6 +60,8 @@ CASES: list[tuple[str, Exchange]] = [
     *(("mistral", e) for e in _posts("chat_completions", ("/chat/completions",))),
     *(("anthropic", e) for e in _posts("anthropic_messages", ("/v1/messages",))),
     *(("gemini", e) for e in _posts("gemini", ("generateContent", "GenerateContent"))),
+    *(("cohere", e) for e in _posts("cohere", ("/v2/chat",))),
+    *(("bedrock", e) for e in _posts("bedrock_converse", ("/converse", "/converse-stream"))),
 ]
 
 
@@ -75,17 +77,29 @@ def _body(provider: str, exchange: Exchange) -> dict[str, Any]:
 def replaying() -> Iterator[tuple[LoopbackServer, RunningGateway]]:
     with LoopbackServer() as upstream:
         providers = {
-            name: ProviderSettings(base_url=upstream.url) for name in ("openai", "mistral", "anthropic", "gemini")
+            name: ProviderSettings(base_url=upstream.url)
+            for name in ("openai", "mistral", "anthropic", "gemini", "cohere", "bedrock")
         }
-        environ = {"OPENAI_API_KEY": _KEY, "MISTRAL_API_KEY": _KEY, "ANTHROPIC_API_KEY": _KEY, "GEMINI_API_KEY": _KEY}
+        environ = {
+            name: _KEY
+            for name in ("OPENAI_API_KEY", "MISTRAL_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "CO_API_KEY")
+        }
+        environ["AWS_BEARER_TOKEN_BEDROCK"] = _KEY
         with RunningGateway(gateway_config(upstream.url, providers=providers), environ) as gateway:
             yield upstream, gateway
 
 
-def _reply(exchange: Exchange) -> Any:
-    content_type = "text/event-stream" if _stream_of(exchange) else "application/json"
+def _content(exchange: Exchange) -> tuple[bytes, str]:
+    """The recorded reply's bytes and content type."""
+    if exchange.response_bytes is not None:
+        return exchange.response_bytes, "application/vnd.amazon.eventstream"
     text = exchange.response_text if exchange.response_text is not None else json.dumps(exchange.response_json)
-    return raw_reply(text, status=exchange.status, content_type=content_type)
+    return text.encode(), "text/event-stream" if _stream_of(exchange) else "application/json"
+
+
+def _reply(exchange: Exchange) -> Any:
+    content, content_type = _content(exchange)
+    return raw_reply(content, status=exchange.status, content_type=content_type)
 
 
 def _reference(
@@ -95,11 +109,10 @@ def _reference(
     gateway must too)."""
     from polyresponses.router._wire import to_reply
 
-    text = exchange.response_text if exchange.response_text is not None else json.dumps(exchange.response_json)
-    content_type = "text/event-stream" if stream else "application/json"
+    content, content_type = _content(exchange)
 
     def handler(_request: httpx.Request) -> httpx.Response:
-        return httpx.Response(exchange.status, headers={"content-type": content_type}, content=text.encode())
+        return httpx.Response(exchange.status, headers={"content-type": content_type}, content=content)
 
     params = {k: v for k, v in body.items() if k != "model"}
     model = body["model"].split(":", 1)[1]
@@ -125,9 +138,14 @@ def _reference(
 
 
 def _comparable(response: dict[str, Any]) -> dict[str, Any]:
-    """The answer itself; call ids minted per reply (Gemini sends none) are compared by position."""
+    """The answer itself; call ids minted per reply (Gemini sends none) are compared by position, and so are
+    item ids (made from a response id where the reply has none: Converse's)."""
     keep = ("status", "output", "usage", "incomplete_details", "error")
-    text = json.dumps({key: response.get(key) for key in keep})
+    output = [dict(item) for item in response.get("output") or []]
+    for index, item in enumerate(output):
+        if "id" in item:
+            item["id"] = f"<item {index}>"
+    text = json.dumps({**{key: response.get(key) for key in keep}, "output": output})
     minted = [
         item["call_id"] for item in response.get("output") or [] if str(item.get("call_id", "")).startswith("call_")
     ]
@@ -184,4 +202,5 @@ def test_every_dialect_is_covered() -> None:
     counts: dict[str, int] = {}
     for provider, _ in CASES:
         counts[provider] = counts.get(provider, 0) + 1
-    assert set(counts) == {"openai", "mistral", "anthropic", "gemini"} and min(counts.values()) >= 5, counts
+    assert set(counts) == {"openai", "mistral", "anthropic", "gemini", "cohere", "bedrock"}, counts
+    assert min(counts.values()) >= 5, counts
