@@ -101,6 +101,24 @@ CLOUD_ROWS: tuple[Provider, ...] = (
     ),
     Provider(
         "bedrock_anthropic",
+        "https://bedrock-runtime.{region}.amazonaws.com",
+        dialect="anthropic_messages",
+        anthropic_route="bedrock",
+        api_key_env=_BEDROCK_KEY,
+        key_required=False,
+        aws_signing_name="bedrock",
+        template_env=_AWS_REGION,
+        capabilities=Capabilities(tools=FUNCTIONS),
+        docs="https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages.html",
+        notes=(
+            "from the documentation and Anthropic's AnthropicBedrock: Claude's Messages API through InvokeModel"
+            " on runtime (/model/{id}/invoke, /invoke-with-response-stream in event-stream frames whose chunks"
+            " carry the Messages events), anthropic_version bedrock-2023-05-31 in the body; the bedrock row"
+            " reaches the same models over Converse (recorded); thinking blocks replay only to this row"
+        ),
+    ),
+    Provider(
+        "bedrock_mantle_anthropic",
         "https://bedrock-mantle.{region}.api.aws/anthropic/v1",
         dialect="anthropic_messages",
         api_key_env=_BEDROCK_KEY,
@@ -153,7 +171,7 @@ CLOUD_ROWS: tuple[Provider, ...] = (
         dialect="anthropic_messages",
         key_required=False,
         token_auth="google",
-        vertex_raw_predict=True,
+        anthropic_route="vertex",
         template_env=_GOOGLE_PLACE,
         template_defaults=_GLOBAL,
         capabilities=Capabilities(tools=FUNCTIONS),

@@ -27,6 +27,7 @@ from polyresponses.router.dialects import chat_completions as chat_dialect
 from polyresponses.router.dialects import cohere_v2 as cohere_dialect
 from polyresponses.router.dialects import gemini as gemini_dialect
 from polyresponses.router.dialects import openai_responses as responses_dialect
+from polyresponses.router.dialects._bedrock_invoke import InvokeStreamTranslator
 
 if TYPE_CHECKING:
     from polyresponses.types import Response
@@ -63,11 +64,23 @@ def plan_create(provider: Provider, body: dict[str, Any]) -> DialectPlan:
             )
         case "anthropic_messages":
             request = anthropic_dialect.build_create(body, provider=name)
-            return (
-                anthropic_dialect.for_vertex(request) if provider.vertex_raw_predict else request,
-                partial(anthropic_dialect.parse_response, provider=name, request=body),
-                partial(anthropic_dialect.AnthropicStreamTranslator, name, body),
-            )
+            translator = partial(anthropic_dialect.AnthropicStreamTranslator, name, body)
+            match provider.anthropic_route:
+                case "messages":
+                    pass
+                case "vertex":
+                    request = anthropic_dialect.for_vertex(request)
+                case "bedrock":
+                    request = anthropic_dialect.for_bedrock(request)
+                    if request.stream:
+                        return (
+                            request,
+                            partial(anthropic_dialect.parse_response, provider=name, request=body),
+                            lambda: InvokeStreamTranslator(translator()),
+                        )
+                case _:
+                    assert_never(provider.anthropic_route)
+            return request, partial(anthropic_dialect.parse_response, provider=name, request=body), translator
         case "gemini":
             return (
                 gemini_dialect.build_create(body, provider=name),

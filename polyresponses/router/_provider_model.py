@@ -15,6 +15,7 @@ __all__ = [
     "ALL_ENDPOINTS",
     "TEMPLATE_FIELDS",
     "ALL_TOOLS",
+    "AnthropicRoute",
     "FUNCTIONS",
     "FUNCTIONS_MCP",
     "LOCAL_CHAT",
@@ -38,6 +39,9 @@ Endpoint = Literal["retrieve", "delete", "cancel", "input_items", "compact", "in
 """Operations beyond ``POST /responses``; each is an HTTP route of the Responses API reference
 (``conversations``: the Conversations API routes). Without the route, a client with a response store
 answers ``retrieve``, ``delete``, ``input_items`` and ``conversations`` from the store."""
+
+AnthropicRoute = Literal["messages", "vertex", "bedrock"]
+"""The routes an ``anthropic_messages`` row can post to (see :attr:`Provider.anthropic_route`)."""
 
 TokenAuth = Literal["google", "azure"]
 """Where a row without a key gets a bearer token: Google's Application Default Credentials (``[google]``)
@@ -121,9 +125,10 @@ class Provider:
     """Query parameters sent with every request (Azure's ``api-version``)."""
     token_auth: TokenAuth | None = None
     """Without a key, a bearer token from this cloud's credentials (or the client's ``token_provider=``)."""
-    vertex_raw_predict: bool = False
-    """Anthropic Messages as Vertex AI serves it: ``:rawPredict``/``:streamRawPredict`` on the model's path,
-    ``anthropic_version`` in the body and no ``model`` there."""
+    anthropic_route: AnthropicRoute = "messages"
+    """Where an ``anthropic_messages`` row posts: ``POST /messages``, or as a cloud serves Claude (the body
+    then carries ``anthropic_version`` and the path the model): Vertex AI's ``:rawPredict``, Bedrock's
+    ``InvokeModel`` (its stream in AWS event-stream frames)."""
     aws_signing_name: str | None = None
     """AWS rows: the SigV4 service name (``bedrock``, ``bedrock-mantle``). Without a bearer key (``api_key_env``
     or ``api_key=``) requests are signed with the AWS credentials of the environment (``polyresponses.auth``);

@@ -205,7 +205,8 @@ def test_the_region_comes_from_the_host_first() -> None:
     assert region_of("https://bedrock-mantle.us-gov-west-1.api.aws/v1") == "us-gov-west-1"
     assert region_of("https://proxy.internal.test/bedrock") is None
     assert PROVIDERS["bedrock_mantle"].aws_signing_name == "bedrock-mantle"
-    assert PROVIDERS["bedrock_anthropic"].aws_signing_name == "bedrock-mantle"
+    assert PROVIDERS["bedrock_mantle_anthropic"].aws_signing_name == "bedrock-mantle"
+    assert PROVIDERS["bedrock_anthropic"].aws_signing_name == "bedrock"
     assert PROVIDERS["bedrock"].aws_signing_name == PROVIDERS["bedrock_openai"].aws_signing_name == "bedrock"
     assert "secret" not in repr(SigV4Signer.__dataclass_fields__["source"])
 

@@ -9,19 +9,21 @@ and no ``model``), and the reply must read exactly as through the vendor's row.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
-from polyresponses import Client, MissingAPIKeyError
+from polyresponses import Client, MissingAPIKeyError, StreamError
 from polyresponses.router._core import resolve_target_parts
 from polyresponses.router._providers import PROVIDERS
 from polyresponses.router.dialects import anthropic_messages
 from polyresponses.types import Response
-from tests._recorded import Exchange, exchanges
+from tests._recorded import Exchange, exchanges, sse_data
 from tests.dialects import test_anthropic_messages as anthropic_replay
 from tests.dialects import test_gemini as gemini_replay
 from tests.dialects._replay import Replay, assert_conformant
@@ -276,3 +278,85 @@ def test_without_a_key_or_the_extra_the_client_names_both(monkeypatch: pytest.Mo
     )
     with pytest.raises(MissingAPIKeyError, match=r"set AZURE_OPENAI_API_KEY.*pip install 'polyresponses\[azure\]'"):
         Client("azureopenai")
+
+
+# ------------------------------------------------------------------------- Claude on Bedrock (InvokeModel)
+
+
+def _invoke_frames(exchange: Exchange) -> bytes:
+    """The recorded Anthropic stream as InvokeModelWithResponseStream frames it: one ``chunk`` per event."""
+    from tests.dialects.test_bedrock_converse import _frame
+
+    headers = {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
+    return b"".join(
+        _frame(headers, {"bytes": base64.b64encode(data.encode()).decode(), "p": "abcdefgh"})
+        for data in sse_data(exchange.response_text or "")
+    )
+
+
+def test_our_invoke_frames_are_what_anthropics_bedrock_decoder_reads() -> None:
+    """The test's framing, checked by AnthropicBedrock's own decoder (botocore underneath)."""
+    from anthropic.lib.bedrock._stream_decoder import AWSEventStreamDecoder
+
+    exchange = next(e for e in _ANTHROPIC if anthropic_replay._is_stream(e))
+    decoded = [event.data for event in AWSEventStreamDecoder().iter_bytes(iter([_invoke_frames(exchange)]))]
+    assert decoded == list(sse_data(exchange.response_text or "")) and decoded
+
+
+@pytest.mark.parametrize("exchange", _ANTHROPIC, ids=[e.id for e in _ANTHROPIC])
+def test_claude_on_bedrock_is_invoke_model_with_the_version_in_the_body(exchange: Exchange) -> None:
+    stream = anthropic_replay._is_stream(exchange)
+    sent: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if stream:
+            content_type = "application/vnd.amazon.eventstream"
+            return httpx.Response(200, headers={"content-type": content_type}, content=_invoke_frames(exchange))
+        return httpx.Response(200, json=exchange.response_json)
+
+    with Client(
+        "bedrock_anthropic", api_key="bedrock-key", region="us-west-2", transport=httpx.MockTransport(reply)
+    ) as client:
+        response = _run(client, anthropic_replay._params(exchange), stream)
+    (request,) = sent
+    model = quote(exchange.request_body["model"], safe="")
+    method = "invoke-with-response-stream" if stream else "invoke"
+    assert str(request.url) == f"https://bedrock-runtime.us-west-2.amazonaws.com/model/{model}/{method}"
+    assert request.headers["authorization"] == "Bearer bedrock-key" and "anthropic-version" not in request.headers
+    assert request.headers["accept"] == ("application/vnd.amazon.eventstream" if stream else "application/json")
+    body = json.loads(request.content)
+    assert body.pop("anthropic_version") == anthropic_messages.BEDROCK_ANTHROPIC_VERSION and "stream" not in body
+    recorded = {k: v for k, v in exchange.request_body.items() if k not in ("model", "stream")}
+    assert anthropic_replay._normalised(body) == anthropic_replay._normalised(recorded)
+    anthropic_replay._check_response(exchange, response)
+
+
+def test_an_invoke_stream_exception_fails_the_response_with_the_partial_output() -> None:
+    from tests.dialects.test_bedrock_converse import _frame
+
+    event = {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": "m",
+            "stop_reason": None,
+            "usage": {"input_tokens": 1, "output_tokens": 0},
+        },
+    }
+    chunk = {":event-type": "chunk", ":content-type": "application/json", ":message-type": "event"}
+    frames = _frame(chunk, {"bytes": base64.b64encode(json.dumps(event).encode()).decode()})
+    frames += _frame({":exception-type": "throttlingException", ":message-type": "exception"}, {"message": "slow"})
+    headers = {"content-type": "application/vnd.amazon.eventstream"}
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, headers=headers, content=frames))
+    with (
+        Client("bedrock_anthropic", api_key="k", region="us-east-1", transport=transport) as client,
+        client.responses.stream(model="anthropic.claude-sonnet-4-5-20250929-v1:0", input="hi") as events,
+        pytest.raises(StreamError, match=r"slow \(throttlingException\)") as caught,
+    ):
+        list(events)
+    assert caught.value.partial is not None and caught.value.partial.error is not None
+    assert caught.value.partial.error.code == "rate_limit_exceeded"

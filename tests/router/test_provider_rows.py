@@ -209,7 +209,8 @@ def _environment(row: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _check_request(row: Provider, request: RecordedRequest, url: str) -> None:
-    path = f"/models/{_MODEL}:rawPredict" if row.vertex_raw_predict else _PATHS[row.dialect]
+    routes = {"vertex": f"/models/{_MODEL}:rawPredict", "bedrock": f"/model/{_MODEL}/invoke"}
+    path = routes.get(row.anthropic_route, _PATHS[row.dialect])
     expected = _expected_base(row) + path
     if row.query:
         expected += "?" + "&".join(f"{name}={value}" for name, value in row.query)
@@ -227,8 +228,9 @@ def _check_request(row: Provider, request: RecordedRequest, url: str) -> None:
     for name, value in row.headers:
         assert headers.get(name.lower()) == value
     body = request.json()
-    if row.vertex_raw_predict:  # Vertex AI: the model is in the path, the API version in the body
-        assert "model" not in body and body.pop("anthropic_version") == "vertex-2023-10-16"
+    if row.anthropic_route != "messages":  # the cloud's route: the model is in the path, the version in the body
+        version = {"vertex": "vertex-2023-10-16", "bedrock": "bedrock-2023-05-31"}[row.anthropic_route]
+        assert "model" not in body and body.pop("anthropic_version") == version
         body["model"] = _MODEL
     _check_body(row.dialect, body)
 

@@ -8,9 +8,9 @@ import pytest
 
 import polyresponses
 from polyresponses.router._capabilities import check_endpoint, check_request, tool_kind
+from polyresponses.router._cloud_rows import CLOUD_ROWS
 from polyresponses.router._core import get_provider, resolve_target_parts
 from polyresponses.router._errors import MissingAPIKeyError, UnsupportedFeatureError
-from polyresponses.router._cloud_rows import CLOUD_ROWS
 from polyresponses.router._hosted_rows import HOSTED_ROWS
 from polyresponses.router._providers import PROVIDERS, ToolKind
 

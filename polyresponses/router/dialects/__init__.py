@@ -23,9 +23,15 @@ class StreamTranslatorLike(Protocol):
     """What the stream shells drive: one per stream, fed the reply's bytes as they arrive."""
 
     provider: str
-    final: Response | None
-    snapshot: Response | None
-    unknown_events: list[Any]
+
+    @property
+    def final(self) -> Response | None: ...
+
+    @property
+    def snapshot(self) -> Response | None: ...
+
+    @property
+    def unknown_events(self) -> list[Any]: ...
 
     @property
     def done(self) -> bool: ...

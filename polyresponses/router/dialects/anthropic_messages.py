@@ -61,6 +61,7 @@ __all__ = [
     "build_create",
     "decode_thinking",
     "encode_thinking",
+    "for_bedrock",
     "for_vertex",
     "message_events",
     "parse_response",
@@ -72,6 +73,10 @@ ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` when ``max_output_tokens`` is not given: the API requires one. With thinking on,
 the budget is added to it so the answer still has room."""
+
+BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
+"""``anthropic_version`` in the body of a Claude request to Bedrock's InvokeModel (Bedrock user guide,
+"Anthropic Claude Messages API"; Anthropic's SDK, ``AnthropicBedrock``)."""
 
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 """``anthropic_version`` in the body of a Claude request on Vertex AI (Vertex AI docs, "Use Claude models")."""
@@ -99,6 +104,20 @@ def for_vertex(request: WireRequest) -> WireRequest:
     body["anthropic_version"] = VERTEX_ANTHROPIC_VERSION
     method = "streamRawPredict" if request.stream else "rawPredict"
     return replace(request, path=f"/models/{quote(model, safe='@')}:{method}", body=body)
+
+
+def for_bedrock(request: WireRequest) -> WireRequest:
+    """``request`` as Bedrock's InvokeModel takes Claude: ``POST /model/{model}/invoke`` (a stream:
+    ``/invoke-with-response-stream``, replying in AWS event-stream frames whose ``chunk.bytes`` are the
+    Messages API's events), ``anthropic_version`` in the body, neither ``model`` nor ``stream`` there (as
+    ``AnthropicBedrock`` sends it); the model id is one percent-encoded path segment (ARNs hold ``/``)."""
+    body = dict(request.body or {})
+    model = str(body.pop("model"))
+    body.pop("stream", None)
+    body["anthropic_version"] = BEDROCK_ANTHROPIC_VERSION
+    method = "invoke-with-response-stream" if request.stream else "invoke"
+    accept = "application/vnd.amazon.eventstream" if request.stream else "application/json"
+    return replace(request, path=f"/model/{quote(model, safe='')}/{method}", body=body, accept=accept)
 
 
 def build_create(body: Mapping[str, Any], *, provider: str) -> WireRequest:
