@@ -135,8 +135,12 @@ _CLAIM_SQL = CLAIM_SQL.replace("{t}", "polyresponses.").replace("?", "%s")
 _CHAIN_SQL = CHAIN_SQL.replace("FROM responses", "FROM polyresponses.responses").replace(
     "JOIN responses", "JOIN polyresponses.responses"
 )
-_FRESH_SECONDS = 1.0
-"""A pooled connection used this recently is handed out without a liveness check."""
+_FRESH_SECONDS = 0.1
+"""A pooled connection used this recently is handed out without a liveness check. Shorter than any
+database restart (PostgreSQL takes well over a second to stop and start), so a connection skipped by the
+check was alive after the last restart; under load connections come back within milliseconds and the
+check is still skipped for nearly every turn (with 1 s, a pool warmed just before a quick restart handed
+out a dead connection: seen as a flaky test under a loaded machine)."""
 _LOCK_KEY = 0x706F6C79  # "poly": the advisory lock that serializes migrations across replicas
 
 
@@ -317,8 +321,8 @@ class PostgresStore:
 
             A connection used within the last :data:`_FRESH_SECONDS` is not checked: the check is a
             round trip of its own (a tenth of a stored turn's database time, measured), and a
-            connection that just worked is alive unless the database restarted in that instant,
-            when the request fails with a clear 503 like the requests in flight then.
+            connection that just worked is alive unless the database restarted since (no restart is
+            that quick; one in flight fails the request with a clear 503 like the others then).
 
             The pool pauses before each next draw (1 s, 2 s, 4 s...), and after a restart every idle
             connection is dead: drawn one by one, a warm pool of ten outlasts the request's timeout.
