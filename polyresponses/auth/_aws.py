@@ -102,7 +102,13 @@ class CredentialSource:
         cached = self._credentials  # one reference read: the fast path takes no lock
         if cached is not None and self._fresh(cached, when):
             return cached
-        with self._lock:
+        # Due but not expired: while another thread refreshes, this one signs with the still valid credentials
+        # rather than wait (STS or instance metadata can take seconds; in the gateway each waiter is a thread).
+        valid = cached is not None and cached.expires_at is not None and when < cached.expires_at
+        if not self._lock.acquire(blocking=not valid):
+            assert cached is not None
+            return cached
+        try:
             cached = self._credentials  # another thread may have loaded them while this one waited
             if cached is not None and self._fresh(cached, when):
                 return cached
@@ -114,6 +120,8 @@ class CredentialSource:
                 raise
             self._credentials = loaded
             return loaded
+        finally:
+            self._lock.release()
 
 
 def botocore_chain(profile: str | None = None) -> Callable[[], AwsCredentials]:

@@ -80,7 +80,12 @@ class AzureTokenProvider:
         cached = self._token  # one reference read: the fast path takes no lock
         if cached is not None and self._fresh(cached, now):
             return cached[0]
-        with self._lock:
+        # Due but not expired: while another thread fetches, this one sends the still valid token rather than
+        # wait (a credential chain can take seconds, and in the gateway each waiter holds a worker thread).
+        if not self._lock.acquire(blocking=not (cached is not None and now < cached[1])):
+            assert cached is not None
+            return cached[0]
+        try:
             cached = self._token  # another thread may have fetched it while this one waited
             if cached is not None and self._fresh(cached, now):
                 return cached[0]
@@ -92,6 +97,8 @@ class AzureTokenProvider:
                 raise
             self._token = fetched
             return fetched[0]
+        finally:
+            self._lock.release()
 
     def _fetch(self) -> tuple[str, float]:
         """One ``get_token`` call (under the lock), its authentication failures turned into ``LookupError``."""

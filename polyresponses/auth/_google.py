@@ -151,7 +151,13 @@ class GoogleTokenProvider:
         cached = self._token  # the fast path takes no lock
         if cached is not None and self._fresh(cached, self._clock()):
             return cached[0]
-        with self._lock:
+        # Due but not expired: while another thread refreshes, this one sends the still valid token rather than
+        # wait (a refresh can take seconds, and in the gateway each waiter holds a worker thread).
+        valid = cached is not None and (cached[1] is None or self._clock() < cached[1])
+        if not self._lock.acquire(blocking=not valid):
+            assert cached is not None
+            return cached[0]
+        try:
             now = self._clock()
             cached = self._token  # another thread may have refreshed while this one waited
             if cached is not None and self._fresh(cached, now):
@@ -176,6 +182,8 @@ class GoogleTokenProvider:
                     raise LookupError(f"refreshing the Google credentials ({self._source()}) gave no access token")
             self._token = current
             return current[0]
+        finally:
+            self._lock.release()
 
     def _source(self) -> str:
         if self._given:

@@ -36,8 +36,12 @@ class BearerSigner:
             raise
         except Exception as error:  # a caller's provider failing: said by kind, never by its message
             raise LookupError(f"the token provider failed ({type(error).__name__})") from None
-        if not isinstance(token, str) or not token:
+        if not isinstance(token, str) or not token.strip():
             raise LookupError("the token provider returned no token")
+        token = token.strip()  # a token read from a file keeps its newline
+        if not (token.isascii() and token.isprintable()) or " " in token:
+            # Never quoted: a header value httpx refuses would put the whole token in its error message.
+            raise LookupError("the token provider returned a token that is not a valid header value")
         return {"Authorization": f"Bearer {token}"}
 
 

@@ -160,7 +160,7 @@ def test_many_threads_share_one_load(phase: str) -> None:
     if phase == "refresh":
         first = source.current()
         assert first.expires_at is not None
-        clock.now = first.expires_at - 1
+        clock.now = first.expires_at + 1  # expired: every thread must wait for the one refresh
     calls_before = loader.calls
     barrier = threading.Barrier(32)
     seen: list[AwsCredentials] = []
@@ -297,3 +297,23 @@ def test_importing_the_package_does_not_import_botocore() -> None:
     code = "import sys, polyresponses.auth; print(sorted(m for m in sys.modules if m.startswith('botocore')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_while_one_thread_refreshes_the_others_sign_with_the_still_valid_credentials() -> None:
+    """Within the refresh margin nobody waits for a slow refresh (STS, instance metadata): the refreshing
+    thread loads, the others use what is cached, which is still valid."""
+    clock = FakeClock()
+    loader = CountingLoader(clock, lifetime=3600.0, delay=0.5)
+    source = CredentialSource(loader, clock=clock)
+    first = source.current()
+    assert first.expires_at is not None
+    clock.now = first.expires_at - 60  # due (margin 300 s), not expired
+    refreshed: list[AwsCredentials] = []
+    refresher = threading.Thread(target=lambda: refreshed.append(source.current()))
+    refresher.start()
+    time.sleep(0.1)  # the refresher holds the lock, inside the slow loader
+    started = time.monotonic()
+    assert source.current() is first
+    assert time.monotonic() - started < 0.2
+    refresher.join()
+    assert refreshed and refreshed[0] is not first and loader.calls == 2

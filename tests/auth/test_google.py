@@ -215,8 +215,8 @@ def test_many_threads_one_refresh(endpoint: tuple[TokenEndpoint, LoopbackServer]
     clock = FakeClock()
     provider = GoogleTokenProvider(clock=clock)
     assert provider() == "ya29.test-1"
-    clock.now += 3600
-    token_endpoint.expires_in, token_endpoint.delay = 7200, 0.2  # the others pile up behind the refresh
+    clock.now += 3700  # expired: nobody may send it, so the others pile up behind the refresh
+    token_endpoint.expires_in, token_endpoint.delay = 7200, 0.2
     barrier = threading.Barrier(16)
     results: list[str] = []
 

@@ -688,3 +688,84 @@ def test_the_row_templates_its_region_and_takes_the_bedrock_api_key() -> None:
         resolve_target_parts(row, "k", None, {"AWS_REGION": "evil.example.com/x"})
     given, _, _ = resolve_target_parts(row, "k", None, {"AWS_REGION": "us-east-1"}, endpoint={"region": "eu-north-1"})
     assert given == "https://bedrock-runtime.eu-north-1.amazonaws.com"  # the client's region= wins
+
+
+# ------------------------------------------------------------------------------------- review fixes
+
+
+@pytest.mark.parametrize(
+    ("max_output_tokens", "max_tokens", "budget"),
+    [(None, 4096 + 16384, 16384), (1000, None, None), (20000, 20000, 16384), (5000, 5000, 4999)],
+)
+def test_claude_thinking_leaves_room_in_max_tokens(
+    max_output_tokens: int | None, max_tokens: int | None, budget: int | None
+) -> None:
+    """Claude requires budget_tokens < maxTokens on Bedrock too: the budget is added to the default, or
+    shrunk below the given maximum, or the request is refused when no budget fits (as over Messages)."""
+    params: dict[str, Any] = {"reasoning": {"effort": "high"}}
+    if max_output_tokens is not None:
+        params["max_output_tokens"] = max_output_tokens
+    if max_tokens is None:
+        with pytest.raises(InvalidRequestError, match="leaves no room for thinking"):
+            _wire(**params)
+        return
+    body = _wire(**params)
+    assert body["inferenceConfig"]["maxTokens"] == max_tokens
+    assert body["additionalModelRequestFields"]["thinking"]["budget_tokens"] == budget
+
+
+def test_document_names_are_made_unique_within_the_limit() -> None:
+    data = "data:application/pdf;base64,JVBERi0="
+    parts = [
+        {"type": "input_file", "file_data": data},
+        {"type": "input_file", "file_data": data},
+        {"type": "input_file", "filename": "a.pdf", "file_data": data},
+        {"type": "input_file", "filename": "a.docx", "file_data": "data:text/plain;base64,eA=="},
+        {"type": "input_file", "filename": "x" * 300 + ".pdf", "file_data": data},
+        {"type": "input_file", "filename": "x" * 300 + ".txt", "file_data": "data:text/plain;base64,eA=="},
+    ]
+    body = _wire(input=[{"role": "user", "content": parts}])
+    names = [block["document"]["name"] for block in body["messages"][0]["content"]]
+    assert names == ["document", "document 2", "a", "a 2", "x" * 200, "x" * 198 + " 2"]
+    request = httpx.Request("POST", _BASE + "/model/m/converse", json=body)
+    _assert_botocore_agrees(request, "m", stream=False)
+
+
+@pytest.mark.parametrize("reason", ["malformed_tool_use", "malformed_model_output"])
+def test_a_malformed_output_fails_instead_of_handing_on_cut_arguments(reason: str) -> None:
+    raw = (
+        _event("messageStart", role="assistant")
+        + _event("contentBlockStart", contentBlockIndex=0, start={"toolUse": {"toolUseId": "t1", "name": "f"}})
+        + _event("contentBlockDelta", contentBlockIndex=0, delta={"toolUse": {"input": '{"a": 1'}})
+        + _event("contentBlockStop", contentBlockIndex=0)
+        + _event("messageStop", stopReason=reason)
+    )
+    translator = bedrock_converse.BedrockStreamTranslator("bedrock", {"model": "m"})
+    events = translator.feed(raw) + translator.finish()
+    assert_conformant(events)
+    assert translator.final is not None and translator.final.status == "failed"
+    assert translator.final.error is not None and reason in translator.final.error.message
+
+
+def test_reasoning_effort_reaches_nova_2_only_and_none_sends_nothing_elsewhere() -> None:
+    nova_1 = bedrock_converse.build_create(
+        {"model": "us.amazon.nova-premier-v1:0", "input": "x", "reasoning": {"effort": "none"}}, provider="bedrock"
+    ).body
+    assert nova_1 is not None and "additionalModelRequestFields" not in nova_1
+    with pytest.raises(UnsupportedFeatureError, match="reasoning.effort 'high'"):
+        _wire(model="us.amazon.nova-premier-v1:0", reasoning={"effort": "high"})
+    llama = bedrock_converse.build_create(
+        {"model": "meta.llama3-70b-instruct-v1:0", "input": "x", "reasoning": {"effort": "none"}}, provider="bedrock"
+    ).body
+    assert llama is not None and "additionalModelRequestFields" not in llama
+
+
+def test_blank_text_and_empty_messages_are_left_out() -> None:
+    body = _wire(
+        input=[
+            {"role": "user", "content": [{"type": "input_text", "text": "a"}, {"type": "input_text", "text": ""}]},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": "b"},
+        ]
+    )
+    assert body["messages"] == [{"role": "user", "content": [{"text": "a"}, {"text": "b"}]}]

@@ -360,3 +360,23 @@ def test_an_invoke_stream_exception_fails_the_response_with_the_partial_output()
         list(events)
     assert caught.value.partial is not None and caught.value.partial.error is not None
     assert caught.value.partial.error.code == "rate_limit_exceeded"
+
+
+def test_a_token_read_from_a_file_keeps_no_newline_and_a_bad_one_is_never_quoted() -> None:
+    exchange = next(e for e in _VERTEX_GEMINI if not gemini_replay._is_stream(e))
+    sent: list[str] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers["authorization"])
+        return httpx.Response(200, json=exchange.response_json)
+
+    transport = httpx.MockTransport(reply)
+    with Client("vertexai", project="p", token_provider=lambda: f"{_TOKEN}\n", transport=transport) as client:
+        client.responses.create(model="gemini-2.0-flash", input="hi")
+    assert sent == [f"Bearer {_TOKEN}"]
+    with (
+        Client("vertexai", project="p", token_provider=lambda: f"{_TOKEN}\r\nX-Evil: 1", transport=transport) as bad,
+        pytest.raises(MissingAPIKeyError, match="not a valid header value") as caught,
+    ):
+        bad.responses.create(model="gemini-2.0-flash", input="hi")
+    assert _TOKEN not in str(caught.value) and len(sent) == 1

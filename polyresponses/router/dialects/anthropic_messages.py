@@ -61,6 +61,7 @@ __all__ = [
     "build_create",
     "decode_thinking",
     "encode_thinking",
+    "fit_thinking",
     "for_bedrock",
     "for_vertex",
     "message_events",
@@ -93,6 +94,27 @@ _REFUSED = {**STATELESS_REFUSED, "presence_penalty": "presence_penalty", "freque
 
 
 # ------------------------------------------------------------------------------------ request
+
+
+def fit_thinking(max_output_tokens: int | None, thinking: dict[str, Any] | None, provider: str) -> int:
+    """``max_tokens`` for Claude with ``thinking`` (its ``budget_tokens`` shrunk in place to fit).
+
+    Claude requires ``budget_tokens < max_tokens`` wherever it is served (Anthropic, Bedrock, Vertex):
+    without ``max_output_tokens`` the budget is added to :data:`DEFAULT_MAX_TOKENS` so the answer keeps
+    room; with it, the budget shrinks below it, never past Anthropic's minimum of 1,024 (then refused)."""
+    budget = int(thinking.get("budget_tokens", 0)) if thinking else 0
+    if max_output_tokens is None:
+        return DEFAULT_MAX_TOKENS + budget
+    if thinking and budget >= max_output_tokens:
+        if max_output_tokens - 1 < THINKING_BUDGETS["minimal"]:
+            raise InvalidRequestError(
+                provider,
+                "max_output_tokens",
+                f"{max_output_tokens} leaves no room for thinking (Anthropic's minimum budget is 1,024 tokens, "
+                "and it must be below max_tokens)",
+            )
+        thinking["budget_tokens"] = max_output_tokens - 1
+    return max_output_tokens
 
 
 def for_vertex(request: WireRequest) -> WireRequest:
@@ -129,21 +151,7 @@ def build_create(body: Mapping[str, Any], *, provider: str) -> WireRequest:
     if system:
         wire["system"] = system
     thinking = _map_reasoning(body, provider)
-    max_tokens = body.get("max_output_tokens")
-    if max_tokens is None:
-        max_tokens = DEFAULT_MAX_TOKENS + (thinking.get("budget_tokens", 0) if thinking else 0)
-    elif thinking and thinking.get("budget_tokens", 0) >= max_tokens:
-        # The API requires budget_tokens < max_tokens: shrink the budget to fit, never past its minimum.
-        budget = max_tokens - 1
-        if budget < THINKING_BUDGETS["minimal"]:
-            raise InvalidRequestError(
-                provider,
-                "max_output_tokens",
-                f"{max_tokens} leaves no room for thinking (Anthropic's minimum budget is 1,024 tokens, "
-                "and it must be below max_tokens)",
-            )
-        thinking["budget_tokens"] = budget
-    wire["max_tokens"] = max_tokens
+    wire["max_tokens"] = fit_thinking(body.get("max_output_tokens"), thinking, provider)
     if thinking:
         wire["thinking"] = thinking
     _map_tools(body, wire, provider)

@@ -64,7 +64,7 @@ from polyresponses.router.dialects._envelope import seal, unseal
 from polyresponses.router.dialects._refusals import STATELESS_MAPPED, STATELESS_REFUSED, refuse_unsayable
 from polyresponses.router.dialects._synth import SynthesizedStream, function_call_item, output_text_part
 from polyresponses.router.dialects._wire_request import WireRequest
-from polyresponses.router.dialects.anthropic_messages import THINKING_BUDGETS
+from polyresponses.router.dialects.anthropic_messages import THINKING_BUDGETS, fit_thinking
 
 if TYPE_CHECKING:
     from polyresponses.types import Response, ResponseStreamEvent
@@ -139,7 +139,12 @@ def build_create(body: Mapping[str, Any], *, provider: str) -> WireRequest:
         wire["inferenceConfig"] = inference
     _map_tools(body, wire, provider)
     extra_fields = _map_reasoning(body, provider, model)
+    thinking = extra_fields.get("thinking")
+    if isinstance(thinking, dict):  # Claude: budget_tokens < maxTokens, with room left for the answer
+        inference["maxTokens"] = fit_thinking(body.get("max_output_tokens"), thinking, provider)
+        wire["inferenceConfig"] = inference
     _map_format(body, wire, provider)
+    _unique_document_names(messages)
     for name, value in body.items():
         if name in _MAPPED or name in _REFUSED:
             continue
@@ -178,7 +183,7 @@ def _messages(body: Mapping[str, Any], provider: str, model: str) -> tuple[list[
                 blocks = _blocks(item.get("content"), where, provider, role=role)
                 if role in ("system", "developer"):
                     system.extend(blocks)
-                else:
+                elif blocks:  # an empty message says nothing, and Converse rejects empty content
                     _turn(messages, "assistant" if role == "assistant" else "user").extend(blocks)
             case "function_call":
                 _turn(messages, "assistant").append(_tool_use(item, where, provider))
@@ -208,6 +213,8 @@ def _blocks(content: Any, where: str, provider: str, *, role: str) -> list[dict[
     for index, part in enumerate(content or []):
         at = f"{where}.content[{index}]"
         block = _map_part(part, at, provider)
+        if block.get("text") == "":
+            continue  # Converse rejects blank text blocks; an empty part says nothing
         if role in ("system", "developer") and "text" not in block:
             raise UnsupportedFeatureError(provider, f"{part.get('type')} in a {role} message over {_ROUTE} ({at})")
         blocks.append(block)
@@ -283,6 +290,34 @@ def _document_name(filename: Any) -> str:
     stem = str(filename or "document").rsplit(".", 1)[0]
     cleaned = re.sub(r"\s+", " ", re.sub(r"[^A-Za-z0-9\s\-\(\)\[\]]", " ", stem)).strip()
     return cleaned or "document"
+
+
+_DOCUMENT_NAME_LIMIT = 200  # API_runtime_DocumentBlock: name, length 1..200
+
+
+def _unique_document_names(messages: list[dict[str, Any]]) -> None:
+    """Converse refuses a request whose documents share a name ("duplicate document names"), and the whole
+    history is sent again every turn: the names of a request's documents (tool results' included) are
+    made unique (``name``, ``name 2``, ...) within the length limit, deterministically in order."""
+    seen: set[str] = set()
+    for document in _documents(messages):
+        stem = str(document["name"])[:_DOCUMENT_NAME_LIMIT]
+        name, number = stem, 1
+        while name in seen:
+            number += 1
+            suffix = f" {number}"
+            name = stem[: _DOCUMENT_NAME_LIMIT - len(suffix)] + suffix
+        seen.add(name)
+        document["name"] = name
+
+
+def _documents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for message in messages:
+        for block in message["content"]:
+            inner = block.get("toolResult", {}).get("content", []) if "toolResult" in block else [block]
+            found += [part["document"] for part in inner if "document" in part]
+    return found
 
 
 def _tool_use(item: Mapping[str, Any], where: str, provider: str) -> dict[str, Any]:
@@ -427,8 +462,8 @@ def _map_reasoning(body: Mapping[str, Any], provider: str, model: str) -> dict[s
         return {}  # thinking is off unless asked for
     if family == "nova" and effort in _NOVA_EFFORTS:
         return {"reasoningConfig": {"type": "enabled", "maxReasoningEffort": effort}}
-    if family == "nova" and effort == "none":
-        return {}
+    if effort == "none" and family in ("nova", "other"):
+        return {}  # no reasoning asked of a model that reasons only when asked: nothing to send
     if family == "openai" and effort in _OPENAI_EFFORTS:
         return {"reasoning_effort": effort}
     raise UnsupportedFeatureError(
@@ -441,7 +476,7 @@ def _map_reasoning(body: Mapping[str, Any], provider: str, model: str) -> dict[s
 def _family(model: str) -> str:
     """The vendor in a model id, inference-profile id (``us.anthropic...``) or ARN."""
     tail = model.rsplit("/", 1)[-1]
-    for family, marker in (("anthropic", "anthropic."), ("nova", "amazon.nova"), ("openai", "openai.")):
+    for family, marker in (("anthropic", "anthropic."), ("nova", "amazon.nova-2"), ("openai", "openai.")):
         if marker in tail:
             return family
     return "other"
@@ -795,8 +830,9 @@ class BedrockStreamTranslator(SynthesizedStream):
         for item in self._items:
             self._close_item(item)
         output = [self._item_data(item) for item in self._items]
-        if self._error is not None:
-            self._end(output, "failed", error=self._error)
+        error = self._error or _malformed(self._stop_reason)
+        if error is not None:
+            self._end(output, "failed", error=error)
         else:
             status, details = _map_stop(self._stop_reason)
             self._end(output, status, incomplete=details)
@@ -838,6 +874,14 @@ def _map_stop(reason: str | None) -> tuple[str, dict[str, Any] | None]:
         case _:
             # end_turn, tool_use, stop_sequence, or none at all: a completed answer.
             return "completed", None
+
+
+def _malformed(reason: str | None) -> dict[str, Any] | None:
+    """``malformed_tool_use`` / ``malformed_model_output``: the model's output cannot be trusted (a tool
+    call's arguments may be cut JSON), so the response fails instead of handing them on as completed."""
+    if reason in ("malformed_tool_use", "malformed_model_output"):
+        return {"code": "server_error", "message": f"Bedrock: the model's output was malformed ({reason})"}
+    return None
 
 
 def _map_exception(kind: str, message: str) -> dict[str, Any]:
