@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from polyresponses.auth._aws import CredentialSource, aws_region, default_credentials
+from polyresponses.auth._aws import (
+    CredentialSource,
+    _botocore_installed,  # pyright: ignore[reportPrivateUsage]
+    aws_region,
+    default_credentials,
+    environment_credentials,
+)
 from polyresponses.auth._sigv4 import sign
 
 __all__ = ["AwsCredentialsError", "SigV4Signer", "aws_signer", "region_of"]
@@ -77,7 +83,10 @@ def aws_signer(
     source = default_credentials(environ)
     if source is None:
         return None
+    if environment_credentials(environ) is None and not _botocore_installed():
+        # A profile or role is configured but only botocore can read it: said now, not at the first request.
+        raise ImportError("AWS credentials beyond static keys need botocore: pip install 'polyresponses[aws]'")
     region = region or region_of(base_url) or aws_region(environ)
-    if region is None:
-        raise AwsCredentialsError(f"SigV4 for {service} needs a region: set AWS_REGION or use a regional base URL")
+    if region is None:  # a ValueError, as every other gap in a client's configuration
+        raise ValueError(f"SigV4 for {service} needs a region: pass region=..., set AWS_REGION, or use a regional URL")
     return SigV4Signer(source, region, service)

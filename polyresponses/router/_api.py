@@ -19,6 +19,7 @@ from polyresponses.router._client import AsyncClient, Client
 from polyresponses.router._core import get_provider, resolve_target_parts
 from polyresponses.router._model_string import parse_model_string
 from polyresponses.router._params import ResponsesParams
+from polyresponses.router._provider_model import TEMPLATE_FIELDS
 from polyresponses.router._providers import PROVIDERS
 
 if TYPE_CHECKING:
@@ -74,7 +75,10 @@ def _route(model: str, params: dict[str, Any]) -> tuple[str, str, _PoolKey, dict
     if (dialect := params.pop("dialect", None)) is not None:
         client_args = {**client_args, "dialect": dialect}
     # Resolve now: a missing key or base URL fails here, before any client or connection exists.
-    base_url, _, secret = resolve_target_parts(get_provider(provider_name), api_key, api_base)
+    row = get_provider(provider_name)
+    endpoint = {name: client_args.get(name) for name in TEMPLATE_FIELDS}  # region=, project=, resource=
+    token_auth = client_args.get("token_provider") is not None or (row.token_auth is not None and api_key is None)
+    base_url, _, secret = resolve_target_parts(row, api_key, api_base, endpoint=endpoint, token_auth=token_auth)
     try:
         frozen_args = tuple(sorted((k, v) for k, v in client_args.items()))
         hash(frozen_args)

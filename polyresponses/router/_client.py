@@ -22,6 +22,7 @@ from polyresponses.router._errors import (
     APIResponseValidationError,
     InvalidRequestError,
     MissingAPIKeyError,
+    UnsupportedFeatureError,
     secrets_scrubbed,
 )
 from polyresponses.router._http import (
@@ -151,7 +152,11 @@ def _signer(
         return None
     from polyresponses.auth._signer import aws_signer
 
-    signer = aws_signer(provider.aws_signing_name, base_url, region=region)
+    try:
+        signer = aws_signer(provider.aws_signing_name, base_url, region=region)
+    except ImportError as missing:
+        key = f"pass api_key=... or set {provider.api_key_env}, or " if provider.api_key_env else ""
+        raise MissingAPIKeyError(provider.name, provider.api_key_env or "<credentials>", f"{key}{missing}") from None
     if signer is None:
         raise MissingAPIKeyError(
             provider.name,
@@ -473,6 +478,9 @@ class _Base:
 
         name = self.provider.name
         checked = _validated_body("TokenCountsBody", body, name)
+        if self.provider.anthropic_route != "messages" or "aiplatform.googleapis.com" in self.provider.base_url:
+            # Vertex AI and Bedrock count tokens on routes and in bodies of their own, not wired here.
+            raise UnsupportedFeatureError(name, "input_tokens.count on this cloud surface")
         match self.provider.dialect:
             case "anthropic_messages":
                 wire, field = token_counts.build_anthropic_count(checked, provider=name), "input_tokens"

@@ -43,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -268,9 +269,21 @@ def _providers(table: Mapping[str, Any], source: str) -> dict[str, ProviderSetti
             api_key_env=spec.get("api_key_env") and _typed(spec["api_key_env"], str, f"{where}.api_key_env"),
             base_url=spec.get("base_url") and _typed(spec["base_url"], str, f"{where}.base_url"),
             dialect=dialect,
-            **{place: spec.get(place) and _typed(spec[place], str, f"{where}.{place}") for place in _PLACES},
+            **{place: _place(spec, place, where) for place in _PLACES},
         )
     return out
+
+
+def _place(spec: Mapping[str, Any], name: str, where: str) -> str | None:
+    """A region, project or resource name: checked at start as the client checks it (a DNS label), so a
+    typo is a config error now instead of a 400 on every request."""
+    value = spec.get(name)
+    if value is None:
+        return None
+    text = str(_typed(value, str, f"{where}.{name}"))
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", text):
+        raise ConfigError(f"{where}.{name} must be a {name} name (lowercase letters, digits, hyphens): {text!r}")
+    return text
 
 
 _PLACES = ("region", "project", "resource")

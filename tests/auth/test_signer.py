@@ -225,3 +225,37 @@ def test_the_clients_region_signs_a_request_to_a_proxy_without_one() -> None:
     (request,) = capture.sent
     assert "/ap-south-1/bedrock/aws4_request" in request.headers["authorization"]
     assert request.headers["authorization"] == _botocore_authorization(request, "bedrock", "ap-south-1")
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_a_profile_without_botocore_is_refused_when_the_client_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    import polyresponses.auth._signer as signer_module
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_PROFILE", "work")
+    monkeypatch.setattr(signer_module, "_botocore_installed", lambda: False)
+    with pytest.raises(MissingAPIKeyError, match=r"need botocore: pip install 'polyresponses\[aws\]'"):
+        Client("bedrock", store=False)
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_no_region_anywhere_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    with pytest.raises(ValueError, match=r"needs a region: pass region=\.\.\., set AWS_REGION"):
+        Client("bedrock", api_base="https://bedrock-proxy.internal.test", store=False)
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_the_module_functions_take_region_from_client_args(monkeypatch: pytest.MonkeyPatch) -> None:
+    import polyresponses
+
+    monkeypatch.delenv("AWS_REGION")
+    capture = _Capture(_REPLY)
+    response = polyresponses.responses(
+        "bedrock:us.amazon.nova-micro-v1:0",
+        "hi",
+        client_args={"region": "eu-west-1", "transport": httpx.MockTransport(capture), "store": False},
+    )
+    assert response.output_text == "Hi."
+    assert capture.sent[0].url.host == "bedrock-runtime.eu-west-1.amazonaws.com"

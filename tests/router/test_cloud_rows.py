@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from polyresponses import Client, MissingAPIKeyError, StreamError
+from polyresponses import Client, MissingAPIKeyError, StreamError, UnsupportedFeatureError
 from polyresponses.router._core import resolve_target_parts
 from polyresponses.router._providers import PROVIDERS
 from polyresponses.router.dialects import anthropic_messages
@@ -380,3 +380,20 @@ def test_a_token_read_from_a_file_keeps_no_newline_and_a_bad_one_is_never_quoted
     ):
         bad.responses.create(model="gemini-2.0-flash", input="hi")
     assert _TOKEN not in str(caught.value) and len(sent) == 1
+
+
+@pytest.mark.parametrize("row", ["vertexai", "vertexaianthropic", "bedrock_anthropic", "bedrock"])
+def test_counting_tokens_on_a_cloud_surface_is_refused_before_the_network(row: str) -> None:
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    options: dict[str, Any] = {"project": "p", "region": "us-east-1", "transport": httpx.MockTransport(record)}
+    with (
+        Client(row, token_provider=lambda: _TOKEN, **options) as client,
+        pytest.raises(UnsupportedFeatureError, match="input_tokens"),
+    ):
+        client.responses.input_tokens.count(model="m", input="hi")
+    assert sent == []

@@ -124,6 +124,7 @@ def test_defaults_without_a_file() -> None:
         ("[providers.nope]\n", {}, "[providers.nope]: unknown provider"),
         ('[providers.groq]\ndialect = "x"\n', {}, "[providers.groq].dialect must be"),
         ("[providers.bedrock]\nregion = 1\n", {}, "[providers.bedrock].region must be str, got int"),
+        ('[providers.vertexai]\nproject = "evil.test/x"\n', {}, "[providers.vertexai].project must be a project name"),
         ("[providers.bedrock]\nzone = 'x'\n", {}, "takes api_key_env, base_url, dialect, region, project and resource"),
         ("[aliases.fast]\ndefaults = {}\n", {}, "[aliases.fast] takes model"),
         ("", {"POLYRESPONSES_PORT": "x"}, "environment variable POLYRESPONSES_PORT: expected int"),
