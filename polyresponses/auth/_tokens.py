@@ -45,15 +45,16 @@ class BearerSigner:
         return {"Authorization": f"Bearer {token}"}
 
 
-def cloud_token_provider(cloud: Literal["google", "azure"]) -> TokenProvider:
-    """The default credentials of ``cloud`` as a token provider; its extra's absence is an ImportError now."""
+def cloud_token_provider(cloud: Literal["google", "azure"], scope: str = "") -> TokenProvider:
+    """The default credentials of ``cloud`` as a token provider for ``scope`` (empty: the cloud's default);
+    its extra's absence is an ImportError now."""
     module, extra = _EXTRAS[cloud]
     if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
         raise ImportError(f"{cloud} credentials need {module}: pip install '{extra}' (or pass token_provider=...)")
     if cloud == "google":
         from polyresponses.auth._google import GoogleTokenProvider
 
-        return GoogleTokenProvider()
+        return GoogleTokenProvider(scopes=(scope,)) if scope else GoogleTokenProvider()
     from polyresponses.auth._azure import AzureTokenProvider
 
-    return AzureTokenProvider()
+    return AzureTokenProvider(scope=scope) if scope else AzureTokenProvider()

@@ -143,7 +143,7 @@ def _signer(
         from polyresponses.auth._tokens import BearerSigner, cloud_token_provider
 
         try:
-            return BearerSigner(cloud_token_provider(provider.token_auth))
+            return BearerSigner(cloud_token_provider(provider.token_auth, provider.token_scope))
         except ImportError as missing:
             key = f"pass api_key=... or set {provider.api_key_env}, or " if provider.api_key_env else ""
             detail = f"no credentials: {key}pass token_provider=..., or {missing}"

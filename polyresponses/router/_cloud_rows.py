@@ -218,6 +218,7 @@ CLOUD_ROWS: tuple[Provider, ...] = (
         auth_scheme="",
         headers=(("anthropic-version", ANTHROPIC_VERSION),),
         template_env=(("resource", ("AZURE_ANTHROPIC_RESOURCE", "ANTHROPIC_FOUNDRY_RESOURCE")),),
+        token_scope="https://ai.azure.com/.default",  # AnthropicFoundry's README, "Using Azure AD Token Provider"
         capabilities=Capabilities(tools=FUNCTIONS),
         docs="https://learn.microsoft.com/azure/ai-foundry/foundry-models/how-to/use-foundry-models-claude",
         notes=(

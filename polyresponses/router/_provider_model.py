@@ -125,6 +125,9 @@ class Provider:
     """Query parameters sent with every request (Azure's ``api-version``)."""
     token_auth: TokenAuth | None = None
     """Without a key, a bearer token from this cloud's credentials (or the client's ``token_provider=``)."""
+    token_scope: str = ""
+    """The OAuth scope those tokens are asked for; empty: the cloud's default (Google's cloud-platform, Azure's
+    Cognitive Services)."""
     anthropic_route: AnthropicRoute = "messages"
     """Where an ``anthropic_messages`` row posts: ``POST /messages``, or as a cloud serves Claude (the body
     then carries ``anthropic_version`` and the path the model): Vertex AI's ``:rawPredict``, Bedrock's

@@ -397,3 +397,17 @@ def test_counting_tokens_on_a_cloud_surface_is_refused_before_the_network(row: s
     ):
         client.responses.input_tokens.count(model="m", input="hi")
     assert sent == []
+
+
+def test_claude_on_foundry_asks_entra_for_the_foundry_scope(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AnthropicFoundry asks for ``https://ai.azure.com/.default``; the other Azure rows for Cognitive Services."""
+    from polyresponses.auth._azure import COGNITIVE_SERVICES_SCOPE
+
+    for name in ("AZURE_ANTHROPIC_API_KEY", "ANTHROPIC_FOUNDRY_API_KEY", "AZURE_OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com")
+    with Client("azureanthropic", resource="r") as foundry, Client("azureopenai") as openai_row:
+        foundry_tokens = getattr(foundry._target.signer, "tokens", None)
+        openai_tokens = getattr(openai_row._target.signer, "tokens", None)
+    assert getattr(foundry_tokens, "_scope", None) == "https://ai.azure.com/.default"
+    assert getattr(openai_tokens, "_scope", None) == COGNITIVE_SERVICES_SCOPE
