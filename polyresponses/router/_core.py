@@ -170,6 +170,10 @@ def _fill_template(provider: Provider, base: str, environ: Mapping[str, str], gi
             value, origin = environ.get(variable, "").strip(), variable
             if value:
                 break
+        if not value and name == "region" and provider.aws_signing_name is not None:
+            from polyresponses.auth._aws import profile_region
+
+            value, origin = profile_region(environ) or "", "the AWS profile's region"
         if not value and name in defaults:
             value, origin = defaults[name], "the default"
         if not value:

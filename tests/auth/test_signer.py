@@ -259,3 +259,18 @@ def test_the_module_functions_take_region_from_client_args(monkeypatch: pytest.M
     )
     assert response.output_text == "Hi."
     assert capture.sent[0].url.host == "bedrock-runtime.eu-west-1.amazonaws.com"
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_the_region_of_the_configured_profile_is_used_when_no_variable_names_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("AWS_REGION")
+    (tmp_path / "config").write_text("[profile work]\nregion = eu-south-2\n")
+    monkeypatch.setenv("AWS_PROFILE", "work")
+    capture = _Capture(_REPLY)
+    with Client("bedrock", store=False, transport=httpx.MockTransport(capture)) as client:
+        client.responses.create(model="m", input="hi")
+    (request,) = capture.sent
+    assert request.url.host == "bedrock-runtime.eu-south-2.amazonaws.com"
+    assert "/eu-south-2/bedrock/aws4_request" in request.headers["authorization"]
