@@ -45,9 +45,11 @@ class BearerSigner:
         return {"Authorization": f"Bearer {token}"}
 
 
-def cloud_token_provider(cloud: Literal["google", "azure"], scope: str = "") -> TokenProvider:
+def cloud_token_provider(cloud: Literal["google", "azure", "ibm"], scope: str = "") -> TokenProvider:
     """The default credentials of ``cloud`` as a token provider for ``scope`` (empty: the cloud's default);
     its extra's absence is an ImportError now."""
+    if cloud == "ibm":  # pragma: no cover - IBM tokens are bought with the row's key (router._client)
+        raise ImportError("IBM Cloud IAM tokens are exchanged for the row's API key: give the key")
     module, extra = _EXTRAS[cloud]
     if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
         raise ImportError(f"{cloud} credentials need {module}: pip install '{extra}' (or pass token_provider=...)")

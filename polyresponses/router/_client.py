@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, assert
 
 from polyresponses.router._capabilities import check_endpoint
 from polyresponses.router._conversations import AsyncConversations, Conversations
-from polyresponses.router._core import build_body, get_provider, plan_create, resolve_target_parts, split_options
+from polyresponses.router._core import (
+    build_body,
+    get_provider,
+    plan_create,
+    resolve_target_parts,
+    split_options,
+    template_values,
+)
 from polyresponses.router._emulated import LocalEndpoints
 from polyresponses.router._errors import (
     APIResponseValidationError,
@@ -119,6 +126,13 @@ class _Routed(Generic[R]):
     parse: Callable[[bytes], R] | None = None
 
 
+def _body_template(provider: Provider, endpoint: Mapping[str, str | None]) -> dict[str, str]:
+    if not provider.body_template:
+        return {}
+    values = template_values(provider, [name for _, name in provider.body_template], os.environ, endpoint)
+    return {field: values[name] for field, name in provider.body_template}
+
+
 def _has_key(provider: Provider) -> bool:
     """Whether the environment holds a key for ``provider`` (which then wins over cloud credentials)."""
     return any(os.environ.get(name) for name in (provider.api_key_env, *provider.key_fallback_env) if name)
@@ -137,6 +151,11 @@ def _signer(
         from polyresponses.auth._tokens import BearerSigner
 
         return BearerSigner(token_provider)
+    if provider.token_auth == "ibm" and secret is not None:  # the key buys IAM tokens; it is never sent itself
+        from polyresponses.auth._ibm import IbmIamTokenProvider
+        from polyresponses.auth._tokens import BearerSigner
+
+        return BearerSigner(IbmIamTokenProvider(secret))
     if secret is not None:
         return None
     if provider.token_auth is not None:
@@ -197,12 +216,14 @@ class _Base:
         if token_provider is not None and api_key is not None:
             raise ValueError(f"[{provider}] give api_key or token_provider, not both")
         token_auth = token_provider is not None or (
-            self.provider.token_auth is not None and api_key is None and not _has_key(self.provider)
+            self.provider.token_auth not in (None, "ibm") and api_key is None and not _has_key(self.provider)
         )
         base_url, headers, secret = resolve_target_parts(
             self.provider, api_key, api_base, endpoint=endpoint, token_auth=token_auth
         )
         headers.update(default_headers or {})
+        self._default_body: dict[str, str] = _body_template(self.provider, endpoint or {})
+        """Fields every create carries (watsonx.ai's ``project_id``), under the caller's ``extra_body``."""
         region = (endpoint or {}).get("region")
         signer = _signer(self.provider, base_url, secret, token_provider if token_auth else None, region)
         self._target = Target(self.provider.name, base_url, headers, secret, signer, dict(self.provider.query))
@@ -232,7 +253,7 @@ class _Base:
             fields,
             stream=stream,
             response_format=response_format,
-            extra_body=options.get("extra_body"),
+            extra_body={**self._default_body, **(options.get("extra_body") or {})} or None,
             local_state=self.store is not None,
             hosted_tools=self.hosted_tools,
         )

@@ -227,5 +227,40 @@ CLOUD_ROWS: tuple[Provider, ...] = (
             " replay only to this row"
         ),
     ),
+    Provider(
+        "watsonx",
+        "https://{region}.ml.cloud.ibm.com",
+        dialect="chat_completions",
+        api_key_env="WATSONX_API_KEY",
+        key_fallback_env=("WATSONX_APIKEY",),
+        base_url_env="WATSONX_URL",
+        token_auth="ibm",
+        auth_header="",
+        auth_scheme="",
+        template_env=(("region", ("WATSONX_REGION",)), ("project", ("WATSONX_PROJECT_ID",))),
+        template_defaults=(("region", "us-south"),),
+        body_template=(("project_id", "project"),),
+        query=(("version", "2026-10-14"),),
+        chat=ChatOptions(
+            max_tokens_field="max_tokens",
+            reasoning_field=None,
+            reasoning_effort=True,
+            path="/ml/v1/text/chat",
+            stream_path="/ml/v1/text/chat_stream",
+            model_field="model_id",
+            tool_choice_option=True,
+            stream_usage=False,
+        ),
+        capabilities=Capabilities(tools=FUNCTIONS, image_input=False),
+        docs="https://cloud.ibm.com/apidocs/watsonx-ai#text-chat",
+        notes=(
+            "from IBM's ibm-watsonx-ai 1.8.1 (the request it builds) and IBM Cloud's IAM docs: POST /ml/v1/text/chat"
+            " (streams from /ml/v1/text/chat_stream, no stream field) with model_id and project_id in the body,"
+            " tool_choice_option for auto/none/required, version=2026-10-14 (the SDK's API_VERSION_PARAM); the"
+            " key (WATSONX_API_KEY as any-llm, or WATSONX_APIKEY as IBM's SDKs) is exchanged at IAM for a bearer"
+            " token and never sent to the API; project from project= or WATSONX_PROJECT_ID; WATSONX_URL as"
+            " any-llm reads it"
+        ),
+    ),
 )
 """Merged into ``PROVIDERS`` after the hosted rows."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, assert_never
 
@@ -40,6 +40,7 @@ __all__ = [
     "plan_create",
     "resolve_target_parts",
     "split_options",
+    "template_values",
 ]
 
 DialectPlan = tuple[WireRequest, Callable[[bytes], "Response"], Callable[[], StreamTranslatorLike]]
@@ -149,7 +150,7 @@ def resolve_target_parts(
         # Azure OpenAI v1 API: {endpoint}/openai/v1/responses (Microsoft Learn, "Azure OpenAI v1 API").
         base += "/openai/v1"
     headers = dict(provider.headers)
-    if key and not token_auth:
+    if key and not token_auth and provider.auth_header:  # no header: the key is exchanged (IBM Cloud IAM)
         headers[provider.auth_header] = f"{provider.auth_scheme} {key}".strip()
     return base, headers, (key or None) if not token_auth else None
 
@@ -160,11 +161,23 @@ _TEMPLATE_VALUE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 def _fill_template(provider: Provider, base: str, environ: Mapping[str, str], given: Mapping[str, str | None]) -> str:
     """Fill ``{region}``, ``{project}``, ``{resource}`` (and ``{region_prefix}``) in a row's base URL."""
+    names = [name for name in TEMPLATE_FIELDS if "{" + name in base]
+    for name, value in template_values(provider, names, environ, given).items():
+        prefix = "" if value == "global" else f"{value}-"  # Vertex AI: the global location has no host prefix
+        base = base.replace("{" + name + "_prefix}", prefix).replace("{" + name + "}", value)
+    return base
+
+
+def template_values(
+    provider: Provider, names: Iterable[str], environ: Mapping[str, str], given: Mapping[str, str | None]
+) -> dict[str, str]:
+    """Each of ``names`` (``region``, ``project``, ``resource``): the client's argument, else the row's
+    variables, else (AWS) the profile's region, else the row's default; checked as a DNS label before it
+    reaches a host, a path or a body. A missing one is a ``ValueError`` naming where to give it."""
     sources = dict(provider.template_env)
     defaults = dict(provider.template_defaults)
-    for name in TEMPLATE_FIELDS:
-        if "{" + name not in base:
-            continue
+    values: dict[str, str] = {}
+    for name in names:
         value, origin = given.get(name), f"{name}="
         for variable in sources.get(name, ()) if not value else ():
             value, origin = environ.get(variable, "").strip(), variable
@@ -181,9 +194,8 @@ def _fill_template(provider: Provider, base: str, environ: Mapping[str, str], gi
             raise ValueError(f"[{provider.name}] needs a {name}: pass {name}=... or set {variables}")
         if not _TEMPLATE_VALUE.fullmatch(value):
             raise ValueError(f"[{provider.name}] {origin} {value!r} is not a valid {name} name")
-        prefix = "" if value == "global" else f"{value}-"  # Vertex AI: the global location has no host prefix
-        base = base.replace("{" + name + "_prefix}", prefix).replace("{" + name + "}", value)
-    return base
+        values[name] = value
+    return values
 
 
 def split_options(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -435,10 +435,6 @@ NOT_ROWS: dict[str, str] = {
         "SageMaker InvokeEndpoint needs AWS SigV4 request signing (service 'sagemaker'), and its body is whatever"
         " the deployed container reads; a row sends a static key header only"
     ),
-    "watsonx": (
-        "IBM watsonx: the API key must first be exchanged at iam.cloud.ibm.com for a short-lived bearer token,"
-        " an auth step a row cannot express, and its chat route needs ?version= plus project_id in the body"
-    ),
     "voyage": "embeddings and rerank only: no chat or Responses",
     "typesafe": "no chat or Responses (any-llm: completion unsupported; its decide and models endpoints only)",
     "liner": (

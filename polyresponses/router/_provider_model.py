@@ -43,9 +43,10 @@ answers ``retrieve``, ``delete``, ``input_items`` and ``conversations`` from the
 AnthropicRoute = Literal["messages", "vertex", "bedrock"]
 """The routes an ``anthropic_messages`` row can post to (see :attr:`Provider.anthropic_route`)."""
 
-TokenAuth = Literal["google", "azure"]
-"""Where a row without a key gets a bearer token: Google's Application Default Credentials (``[google]``)
-or Microsoft Entra ID (``[azure]``); see :mod:`polyresponses.auth`."""
+TokenAuth = Literal["google", "azure", "ibm"]
+"""Where a row gets a bearer token: without a key, Google's Application Default Credentials (``[google]``)
+or Microsoft Entra ID (``[azure]``); ``ibm``: the row's key is exchanged for one at IBM Cloud IAM (never
+sent to the API itself). See :mod:`polyresponses.auth`."""
 
 TEMPLATE_FIELDS = ("region", "project", "resource")
 """The placeholders a base URL may hold (``{region}``, ``{project}``, ``{resource}``; ``{region_prefix}`` is
@@ -121,6 +122,9 @@ class Provider:
     """For a templated ``base_url``: each placeholder (``TEMPLATE_FIELDS``) and the variables that give it."""
     template_defaults: tuple[tuple[str, str], ...] = ()
     """Placeholder values used when neither the client nor the environment gives one."""
+    body_template: tuple[tuple[str, str], ...] = ()
+    """Body fields every request carries, each filled like a base URL placeholder (``("project_id",
+    "project")``: watsonx.ai's project, from ``project=`` or the row's variables)."""
     query: tuple[tuple[str, str], ...] = ()
     """Query parameters sent with every request (Azure's ``api-version``)."""
     token_auth: TokenAuth | None = None

@@ -23,6 +23,7 @@ from polyresponses.router._core import resolve_target_parts
 from polyresponses.router._providers import PROVIDERS
 from polyresponses.router.dialects import anthropic_messages
 from polyresponses.types import Response
+from tests._loopback import LoopbackServer, json_reply
 from tests._recorded import Exchange, exchanges, sse_data
 from tests.dialects import test_anthropic_messages as anthropic_replay
 from tests.dialects import test_gemini as gemini_replay
@@ -411,3 +412,53 @@ def test_claude_on_foundry_asks_entra_for_the_foundry_scope(monkeypatch: pytest.
         openai_tokens = getattr(openai_row._target.signer, "tokens", None)
     assert getattr(foundry_tokens, "_scope", None) == "https://ai.azure.com/.default"
     assert getattr(openai_tokens, "_scope", None) == COGNITIVE_SERVICES_SCOPE
+
+
+# ------------------------------------------------------------------------------------------ IBM watsonx.ai
+
+_CHAT = [e for e in exchanges("chat_completions") if e.status == 200 and e.uri.endswith("/chat/completions")]
+
+
+@pytest.fixture
+def iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
+    with LoopbackServer(path_prefix="") as server:
+        server.default = json_reply({"access_token": "iam-token", "expires_in": 3600})
+        monkeypatch.setattr("polyresponses.auth._ibm.IAM_TOKEN_URL", f"{server.url}/identity/token")
+        yield server
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_watsonx_is_its_chat_api_with_an_iam_token_and_the_project_in_the_body(
+    stream: bool, iam: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exchange = next(e for e in _CHAT if (e.response_text is not None) == stream and "tool" not in e.cassette)
+    sent: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if stream:  # watsonx.ai frames its chunks as `event: message` with the same data
+            text = (exchange.response_text or "").replace("data: ", "event: message\ndata: ")
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=text.encode())
+        return httpx.Response(200, json=exchange.response_json)
+
+    for name in ("WATSONX_API_KEY", "WATSONX_URL", "WATSONX_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WATSONX_APIKEY", "ibm-key")  # IBM's SDKs' spelling, read after any-llm's
+    monkeypatch.setenv("WATSONX_PROJECT_ID", "proj-1")
+    tools = [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}, "strict": False}]
+    with Client("watsonx", store=False, transport=httpx.MockTransport(reply)) as client:
+        response = _run(
+            client,
+            {"model": "ibm/granite-4-h-small", "input": "hi", "tools": tools, "tool_choice": "auto"},
+            stream,
+        )
+    assert response.output_text
+    (request,) = sent
+    path = "/ml/v1/text/chat_stream" if stream else "/ml/v1/text/chat"
+    assert str(request.url) == f"https://us-south.ml.cloud.ibm.com{path}?version=2026-10-14"
+    assert request.headers["authorization"] == "Bearer iam-token" and "ibm-key" not in str(request.headers)
+    body = json.loads(request.content)
+    assert body["model_id"] == "ibm/granite-4-h-small" and body["project_id"] == "proj-1"
+    assert body["tool_choice_option"] == "auto" and "tool_choice" not in body
+    assert "model" not in body and "stream" not in body and "stream_options" not in body
+    assert len(iam.requests) == 1

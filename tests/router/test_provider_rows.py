@@ -61,6 +61,7 @@ _FOLDERS: dict[Dialect, str] = {
 """The recorded-traffic folder of each dialect."""
 
 _TEMPLATE = {"region": "eu-central-1", "project": "test-project", "resource": "test-resource"}
+_IAM_TOKEN = "iam-token-for-the-row-test"
 """What each placeholder's first variable is set to for templated rows."""
 
 _EXAMPLE_HOST = "https://account.example.test"
@@ -211,28 +212,47 @@ def _environment(row: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
 def _check_request(row: Provider, request: RecordedRequest, url: str) -> None:
     routes = {"vertex": f"/models/{_MODEL}:rawPredict", "bedrock": f"/model/{_MODEL}/invoke"}
     path = routes.get(row.anthropic_route, _PATHS[row.dialect])
+    if row.dialect == "chat_completions" and row.chat.path != "/chat/completions":
+        path = row.chat.path
     expected = _expected_base(row) + path
     if row.query:
         expected += "?" + "&".join(f"{name}={value}" for name, value in row.query)
     assert url == expected, f"{row.name}: sent to {url}, the row says {expected}"
     assert request.method == "POST" and request.path.split("?")[0] == urlsplit(expected).path
     headers = {name.lower(): value for name, value in request.headers.items()}
-    if row.api_key_env:
+    if row.token_auth == "ibm":  # the key buys an IAM token; it never reaches the API
+        assert headers.get("authorization") == f"Bearer {_IAM_TOKEN}" and _KEY not in json.dumps(headers)
+    elif row.api_key_env:
         assert headers.get(row.auth_header.lower()) == f"{row.auth_scheme} {_KEY}".strip(), headers
     elif row.token_auth is not None:
         assert headers.get("authorization") == f"Bearer {_KEY}", headers
     else:
         assert _KEY not in json.dumps(headers)
-    if row.auth_header.lower() != "authorization" and row.api_key_env:
+    if row.auth_header and row.auth_header.lower() != "authorization" and row.api_key_env:
         assert "authorization" not in headers, f"{row.name} authenticates with {row.auth_header} only"
     for name, value in row.headers:
         assert headers.get(name.lower()) == value
     body = request.json()
+    if row.chat.model_field != "model":  # watsonx.ai: model_id and its project; the rest is OpenAI's chat body
+        body["model"] = body.pop(row.chat.model_field)
+        for field, _ in row.body_template:
+            assert body.pop(field) == _TEMPLATE["project"]
+        if "tool_choice_option" in body:
+            body["tool_choice"] = body.pop("tool_choice_option")
     if row.anthropic_route != "messages":  # the cloud's route: the model is in the path, the version in the body
         version = {"vertex": "vertex-2023-10-16", "bedrock": "bedrock-2023-05-31"}[row.anthropic_route]
         assert "model" not in body and body.pop("anthropic_version") == version
         body["model"] = _MODEL
     _check_body(row.dialect, body)
+
+
+@pytest.fixture
+def iam_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
+    """IBM Cloud IAM on loopback, handing out one token for any API key."""
+    with LoopbackServer(path_prefix="") as server:
+        server.default = json_reply({"access_token": _IAM_TOKEN, "expires_in": 3600, "token_type": "Bearer"})
+        monkeypatch.setattr("polyresponses.auth._ibm.IAM_TOKEN_URL", f"{server.url}/identity/token")
+        yield server
 
 
 @pytest.fixture
@@ -243,10 +263,13 @@ def loopback() -> Iterator[LoopbackServer]:
 
 @pytest.mark.parametrize("name", list(PROVIDERS))
 def test_every_row_is_reachable_in_its_dialect(
-    name: str, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+    name: str, loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     row = PROVIDERS[name]
     _environment(row, monkeypatch)
+    if row.token_auth == "ibm":  # IBM Cloud IAM on loopback: the key is exchanged there first
+        iam: LoopbackServer = request.getfixturevalue("iam_server")
+        assert iam.url
     loopback.default = json_reply(_recorded_reply(row.dialect))
     transport = _ToLoopback(int(urlsplit(loopback.url).port or 0))
     tokens = (lambda: _KEY) if row.token_auth is not None and not row.api_key_env else None
@@ -278,7 +301,7 @@ def test_a_host_variable_gets_the_api_path_and_api_base_is_taken_as_it_is() -> N
 
 _VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*")
 _AUTH = {("Authorization", "Bearer"), ("x-api-key", ""), ("api-key", ""), ("x-goog-api-key", "")}
-_AUTH |= {("x-portkey-api-key", "")}
+_AUTH |= {("x-portkey-api-key", ""), ("", "")}  # no header: watsonx.ai's key is exchanged at IAM
 """Every auth header shape a row may use: a bearer token, or a raw key in a vendor header."""
 
 

@@ -124,6 +124,16 @@ class ChatOptions:
     """Whether ``stream_options.include_usage`` is accepted (usage then arrives in the last chunk)."""
     openai_extras: bool = False
     """OpenAI's own chat fields (``service_tier``, ``prompt_cache_key``, ``safety_identifier``, ``store``)."""
+    path: str = "/chat/completions"
+    """Where the chat endpoint is under the base URL (watsonx.ai: ``/ml/v1/text/chat``)."""
+    stream_path: str | None = None
+    """A separate streaming endpoint (watsonx.ai: ``/ml/v1/text/chat_stream``); the body then carries no
+    ``stream`` field."""
+    model_field: str = "model"
+    """The model's field name in the body (watsonx.ai: ``model_id``)."""
+    tool_choice_option: bool = False
+    """String tool choices (``auto``, ``none``, ``required``) go in ``tool_choice_option`` (watsonx.ai), the
+    named function in ``tool_choice``."""
 
 
 # ------------------------------------------------------------------------------------------ request
@@ -135,7 +145,7 @@ def build_create(body: Mapping[str, Any], *, provider: str, options: ChatOptions
     What a chat endpoint cannot express raises :class:`UnsupportedFeatureError` naming it; the
     capability flags have already refused built-in tools, background and stored state.
     """
-    chat: dict[str, Any] = {"model": body["model"], "messages": _messages(body, provider, options)}
+    chat: dict[str, Any] = {options.model_field: body["model"], "messages": _messages(body, provider, options)}
     _map_tools(body, chat, provider, options)
     _map_format(body, chat, provider)
     _map_reasoning(body, chat, provider, options)
@@ -167,14 +177,17 @@ def build_create(body: Mapping[str, Any], *, provider: str, options: ChatOptions
     if body.get("truncation") not in (None, "disabled"):
         raise UnsupportedFeatureError(provider, f"truncation={body['truncation']!r} over Chat Completions")
     stream = bool(body.get("stream"))
-    if stream:
+    if stream and options.stream_path is None:
         chat["stream"] = True
         if options.stream_usage:
             chat["stream_options"] = {"include_usage": True}
     for name, value in body.items():
         if name not in _TRANSLATED:
             chat[name] = value  # provider extras (seed, stop, top_k, ...), as given
-    return WireRequest("POST", "/chat/completions", chat, stream=stream)
+    if options.tool_choice_option and isinstance(chat.get("tool_choice"), str):
+        chat["tool_choice_option"] = chat.pop("tool_choice")
+    path = options.stream_path if stream and options.stream_path is not None else options.path
+    return WireRequest("POST", path, chat, stream=stream)
 
 
 def _messages(body: Mapping[str, Any], provider: str, options: ChatOptions) -> list[dict[str, Any]]:
