@@ -500,14 +500,16 @@ class _Base:
         name = self.provider.name
         checked = _validated_body("TokenCountsBody", body, name)
         if self.provider.anthropic_route != "messages" or "aiplatform.googleapis.com" in self.provider.base_url:
-            # Vertex AI and Bedrock count tokens on routes and in bodies of their own, not wired here.
+            # Vertex AI and Bedrock's InvokeModel count tokens on routes and in bodies not wired here.
             raise UnsupportedFeatureError(name, "input_tokens.count on this cloud surface")
         match self.provider.dialect:
             case "anthropic_messages":
                 wire, field = token_counts.build_anthropic_count(checked, provider=name), "input_tokens"
             case "gemini":
                 wire, field = token_counts.build_gemini_count(checked, provider=name), "totalTokens"
-            case "openai_responses" | "chat_completions" | "cohere_v2" | "bedrock_converse":
+            case "bedrock_converse":
+                wire, field = token_counts.build_bedrock_count(checked, provider=name), "inputTokens"
+            case "openai_responses" | "chat_completions" | "cohere_v2":
                 self._endpoint("input_tokens")  # refused unless the row lists the route (Cohere's has none)
                 return _Routed(None, dialect.build_input_tokens(checked), self._parser(TokenCountsResource))
             case _:

@@ -769,3 +769,40 @@ def test_blank_text_and_empty_messages_are_left_out() -> None:
         ]
     )
     assert body["messages"] == [{"role": "user", "content": [{"text": "a"}, {"text": "b"}]}]
+
+
+def test_input_tokens_are_counted_by_bedrocks_count_tokens_with_the_converse_request() -> None:
+    sent: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"inputTokens": 42})
+
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    with Client("bedrock", api_key=_KEY, api_base=_BASE, transport=httpx.MockTransport(reply)) as client:
+        counted = client.responses.input_tokens.count(
+            model=model, input="How many?", instructions="Count.", reasoning={"effort": "low"}
+        )
+    assert counted.input_tokens == 42
+    (request,) = sent
+    assert request.url.raw_path.decode() == "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/count-tokens"
+    body = json.loads(request.content)
+    assert body == {
+        "input": {
+            "converse": {
+                "messages": [{"role": "user", "content": [{"text": "How many?"}]}],
+                "system": [{"text": "Count."}],
+                "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+            }
+        }
+    }
+    import botocore.serialize
+    import botocore.session
+    import botocore.validate
+
+    operation = botocore.session.get_session().get_service_model("bedrock-runtime").operation_model("CountTokens")
+    params = {"modelId": model, **body}
+    report = botocore.validate.ParamValidator().validate(params, operation.input_shape)
+    assert not report.has_errors(), report.generate_report()
+    serialized = botocore.serialize.create_serializer("rest-json").serialize_to_request(params, operation)
+    assert json.loads(serialized["body"]) == body and serialized["url_path"] == request.url.raw_path.decode()

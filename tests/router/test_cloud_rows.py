@@ -383,7 +383,7 @@ def test_a_token_read_from_a_file_keeps_no_newline_and_a_bad_one_is_never_quoted
     assert _TOKEN not in str(caught.value) and len(sent) == 1
 
 
-@pytest.mark.parametrize("row", ["vertexai", "vertexaianthropic", "bedrock_anthropic", "bedrock"])
+@pytest.mark.parametrize("row", ["vertexai", "vertexaianthropic", "bedrock_anthropic"])
 def test_counting_tokens_on_a_cloud_surface_is_refused_before_the_network(row: str) -> None:
     sent: list[httpx.Request] = []
 

@@ -10,7 +10,11 @@ sent to the provider's counting route, so the count is of what ``create`` would 
   API reference, "models.countTokens"), so system instruction and tools are counted too; the reply
   is ``{"totalTokens": N}``.
 
-Both become the Responses API's ``{"object": "response.input_tokens", "input_tokens": N}``.
+- Bedrock: ``POST /model/{modelId}/count-tokens`` with ``{"input": {"converse": {messages, system,
+  toolConfig, additionalModelRequestFields}}}`` (Bedrock API reference, "CountTokens"); the reply is
+  ``{"inputTokens": N}``.
+
+Each becomes the Responses API's ``{"object": "response.input_tokens", "input_tokens": N}``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from polyresponses.router.dialects._wire_request import WireRequest
 if TYPE_CHECKING:
     from polyresponses.types import TokenCountsResource
 
-__all__ = ["build_anthropic_count", "build_gemini_count", "parse_count"]
+__all__ = ["build_anthropic_count", "build_bedrock_count", "build_gemini_count", "parse_count"]
 
 _ANTHROPIC_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 
@@ -50,6 +54,20 @@ def build_gemini_count(body: Mapping[str, Any], *, provider: str) -> WireRequest
     # reach another route with the operator's key.
     path = f"/models/{quote(model, safe='')}:countTokens"
     return WireRequest("POST", path, {"generateContentRequest": {"model": f"models/{model}", **create.body}})
+
+
+_CONVERSE_FIELDS = ("messages", "system", "toolConfig", "additionalModelRequestFields")
+"""What API_runtime_ConverseTokensRequest takes of a Converse request."""
+
+
+def build_bedrock_count(body: Mapping[str, Any], *, provider: str) -> WireRequest:
+    from polyresponses.router.dialects.bedrock_converse import build_create
+
+    create = build_create({**body, "stream": False}, provider=provider)
+    assert create.body is not None
+    counted = {key: create.body[key] for key in _CONVERSE_FIELDS if key in create.body}
+    path = create.path.removesuffix("/converse") + "/count-tokens"  # the model id, encoded as create encodes it
+    return WireRequest("POST", path, {"input": {"converse": counted}})
 
 
 def parse_count(field: str) -> Callable[[bytes, str], TokenCountsResource]:
