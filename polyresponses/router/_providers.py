@@ -289,13 +289,17 @@ PROVIDERS: dict[str, Provider] = {
         ),
         Provider(
             "perplexity",
-            "https://api.perplexity.ai",
-            dialect="chat_completions",
-            chat=ChatOptions(max_tokens_field="max_tokens", reasoning_effort=True, reasoning_field=None),
+            "https://api.perplexity.ai/v1",
             api_key_env="PERPLEXITY_API_KEY",
             capabilities=Capabilities(tools=NO_TOOLS),
-            docs="https://docs.perplexity.ai/api-reference/chat-completions-post",
-            notes="no function calling; answers are web-grounded",
+            docs="https://docs.perplexity.ai/docs/agent-api/openai-compatibility",
+            notes=(
+                "the Agent API through its Responses alias (POST /v1/responses; /v1/agent is the canonical path):"
+                " Perplexity retired the Sonar chat completions API on 2026-09-27 (its 'Migrating from Sonar'"
+                " guide); models as 'perplexity/sonar' or a provider's ('openai/gpt-5.5'), presets as extras;"
+                " answers are web-grounded; its tools and stored responses are not confirmed here, so refused and"
+                " emulated (the store keeps chains)"
+            ),
         ),
         Provider(
             "moonshot",

@@ -383,6 +383,7 @@ _BASE_DIFFERS = {
     "minimax": "MiniMax's Anthropic-compatible endpoint, which it recommends; any-llm speaks its chat endpoint",
     "nebius": "api.studio.nebius.com (issue 4's row); any-llm keeps api.studio.nebius.ai",
     "lmstudio": "any-llm's 'localhost:1234' is a host for its lmstudio SDK, not an OpenAI base URL",
+    "perplexity": "the Agent API's /v1 (Responses); any-llm's root served the Sonar chat API retired 2026-09-27",
 }
 """Where a row deliberately differs from any-llm, and why; any other difference is a typo on one side."""
 

@@ -30,11 +30,14 @@ _ISSUE_PROVIDERS = {
     "tzafon",
     "deepseek",
     "openai_compatible",
+    "perplexity",
 }
 
 
-_CHAT_PROVIDERS = {"mistral", "cerebras", "perplexity", "moonshot", "sambanova", "nebius", "deepinfra"}
-"""Issue 4's Chat Completions providers (deepseek's chat endpoint is its row with dialect="chat_completions")."""
+_CHAT_PROVIDERS = {"mistral", "cerebras", "moonshot", "sambanova", "nebius", "deepinfra"}
+"""Issue 4's Chat Completions providers (deepseek's chat endpoint is its row with dialect="chat_completions").
+Perplexity was one until it retired Sonar chat completions (2026-09-27): its row speaks the Agent API's
+Responses alias now."""
 
 
 _DIALECT_ROWS = {"anthropic": "anthropic_messages", "gemini": "gemini", "cohere": "cohere_v2"}
