@@ -263,20 +263,18 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             "mistral",
             "https://api.mistral.ai/v1",
-            dialect="chat_completions",
+            # "Responses API" guide: stateless (the store emulates chains), text/image/file input, JSON
+            # schema via text.format, streaming, client functions with namespaces, reasoning.effort,
+            # POST /v1/responses/input_tokens.
+            capabilities=Capabilities(tools=FUNCTIONS, endpoints=frozenset({"input_tokens"})),
             chat=ChatOptions(
                 max_tokens_field="max_tokens", required_tool_choice="any", reasoning_effort=True, reasoning_field=None
             ),
             api_key_env="MISTRAL_API_KEY",
-            capabilities=Capabilities(tools=FUNCTIONS),
-            # "Responses API" guide: stateless (the store emulates chains), text/image/file input, JSON
-            # schema via text.format, streaming, client functions with namespaces, reasoning.effort,
-            # POST /v1/responses/input_tokens. Documented only: the recorded Mistral traffic is chat.
-            responses=Capabilities(tools=FUNCTIONS, endpoints=frozenset({"input_tokens"})),
-            docs="https://docs.mistral.ai/api/#tag/chat ; https://docs.mistral.ai/studio/conversations/responses",
-            facts="recorded",
-            notes="tool_choice 'required' is sent as 'any'; Magistral thinking arrives as content parts; "
-            "dialect='openai_responses' speaks its /v1/responses (a public preview, so chat stays the default)",
+            docs="https://docs.mistral.ai/studio/conversations/responses ; https://docs.mistral.ai/api/#tag/chat",
+            notes="its /v1/responses (stateless; a public preview, documented only) by default; "
+            "dialect='chat_completions' speaks its chat endpoint (recorded: tool_choice 'required' sent as 'any', "
+            "Magistral thinking arriving as content parts)",
         ),
         Provider(
             "cerebras",

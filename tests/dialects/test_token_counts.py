@@ -69,7 +69,10 @@ def test_a_reply_without_the_count_is_a_clear_error() -> None:
 
 
 def test_chat_providers_have_no_counting_route() -> None:
-    with Client("mistral", api_key="k") as client, pytest.raises(UnsupportedFeatureError, match="input_tokens"):
+    with (
+        Client("mistral", api_key="k", dialect="chat_completions") as client,
+        pytest.raises(UnsupportedFeatureError, match="input_tokens"),
+    ):
         client.responses.input_tokens.count(model="m", input="Hi")
 
 

@@ -325,14 +325,13 @@ def _city_format() -> dict[str, Any]:
     return text_format_for(City)
 
 
-def test_a_chat_row_with_a_documented_responses_endpoint_speaks_it_one_argument_away() -> None:
-    """Mistral: chat by default; ``dialect="openai_responses"`` posts to its stateless ``/v1/responses``,
-    where the store rebuilds a chain (no ``previous_response_id`` is sent) and hosted tools stay refused."""
+def test_mistral_speaks_its_responses_endpoint_with_chat_one_argument_away() -> None:
+    """Mistral: its stateless ``/v1/responses`` by default, where the store rebuilds a chain (no
+    ``previous_response_id`` is sent) and hosted tools stay refused; ``dialect="chat_completions"`` its chat."""
     server = _Server()
     with Client(
         "mistral",
         api_key="sk-mistral-0123456789",
-        dialect="openai_responses",
         transport=httpx.MockTransport(server),
         store=polyresponses.MemoryStore(),
     ) as c:
@@ -348,8 +347,9 @@ def test_a_chat_row_with_a_documented_responses_endpoint_speaks_it_one_argument_
         assert c.responses.input_tokens.count(model="mistral-medium-latest", input="x").input_tokens == 7
         with pytest.raises(polyresponses.UnsupportedFeatureError):
             c.responses.create(model="mistral-medium-latest", input="x", tools=[{"type": "web_search"}])
-    with Client("mistral", api_key="k", transport=httpx.MockTransport(server)) as chat:
-        assert chat.provider.dialect == "chat_completions"  # the default stays chat
+    with Client("mistral", api_key="k", dialect="chat_completions", transport=httpx.MockTransport(server)) as chat:
+        assert chat.provider.dialect == "chat_completions" and chat.provider.chat.required_tool_choice == "any"
+        assert not chat.provider.capabilities.endpoints  # a chat endpoint has no Responses-only routes
     with pytest.raises(ValueError, match="no openai_responses endpoint"):
         Client("cerebras", api_key="k", dialect="openai_responses")
     polyresponses.close_pooled_clients()

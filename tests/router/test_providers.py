@@ -31,13 +31,14 @@ _ISSUE_PROVIDERS = {
     "deepseek",
     "openai_compatible",
     "perplexity",
+    "mistral",
 }
 
 
-_CHAT_PROVIDERS = {"mistral", "cerebras", "moonshot", "sambanova", "nebius", "deepinfra"}
+_CHAT_PROVIDERS = {"cerebras", "moonshot", "sambanova", "nebius", "deepinfra"}
 """Issue 4's Chat Completions providers (deepseek's chat endpoint is its row with dialect="chat_completions").
 Perplexity was one until it retired Sonar chat completions (2026-09-27): its row speaks the Agent API's
-Responses alias now."""
+Responses alias now; Mistral's row speaks its /v1/responses by default (issue 14), chat one argument away."""
 
 
 _DIALECT_ROWS = {"anthropic": "anthropic_messages", "gemini": "gemini", "cohere": "cohere_v2"}

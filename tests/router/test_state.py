@@ -242,7 +242,9 @@ def test_a_chain_crosses_openai_anthropic_chat_and_back() -> None:
     chat_server = _Server(_Reply.of(chat_text))
     openai = Client("openai", api_key="sk-o", transport=httpx.MockTransport(openai_server), store=store)
     claude = Client("anthropic", api_key="sk-a", transport=httpx.MockTransport(anthropic_server), store=store)
-    mistral = Client("mistral", api_key="sk-m", transport=httpx.MockTransport(chat_server), store=store)
+    mistral = Client(
+        "mistral", api_key="sk-m", dialect="chat_completions", transport=httpx.MockTransport(chat_server), store=store
+    )
 
     turn1 = openai.responses.create(model="gpt-4o", input="What is the capital of PotatoLand?", tools=[_GET_CAPITAL])
     call = next(item for item in turn1.output if item.type == "function_call")

@@ -97,7 +97,7 @@ def _chat_tool_call(name: str) -> httpx.MockTransport:
 
 def test_calls_come_back_with_their_namespace() -> None:
     transport = _chat_tool_call("crm__update")
-    with Client("mistral", api_key="k", transport=transport, store=False) as client:
+    with Client("mistral", api_key="k", dialect="chat_completions", transport=transport, store=False) as client:
         response = client.responses.create(model="m", input="x", tools=[CRM])
         call = response.output[0]
         assert call.type == "function_call" and (call.namespace, call.name) == ("crm", "update")
@@ -114,11 +114,13 @@ def test_hosted_tools_refused_by_default_and_dropped_on_request() -> None:
     web = {"type": "web_search"}
     transport = _chat_tool_call("crm__lookup")
     with (
-        Client("mistral", api_key="k", transport=transport, store=False) as client,
+        Client("mistral", api_key="k", dialect="chat_completions", transport=transport, store=False) as client,
         pytest.raises(UnsupportedFeatureError, match="web_search"),
     ):
         client.responses.create(model="m", input="x", tools=[web, CRM])
-    with Client("mistral", api_key="k", transport=transport, store=False, hosted_tools="drop") as client:
+    with Client(
+        "mistral", api_key="k", dialect="chat_completions", transport=transport, store=False, hosted_tools="drop"
+    ) as client:
         client.responses.create(model="m", input="x", tools=[web, CRM])
         assert [tool["function"]["name"] for tool in transport.sent[-1]["tools"]] == ["crm__lookup", "crm__update"]  # type: ignore[attr-defined]
         with pytest.raises(UnsupportedFeatureError, match="web_search"):  # forced: never left out

@@ -29,13 +29,13 @@ def upstream(scripted: ScriptedChat) -> Iterator[LoopbackServer]:
 
 
 def gateway_config(upstream_url: str, **overrides: object) -> GatewayConfig:
-    """Two gateway keys; ``mistral`` (Chat Completions) and ``openrouter`` (Responses) at the upstream."""
+    """Two gateway keys; ``mistral`` (its Chat Completions endpoint) and ``openrouter`` (Responses) at the upstream."""
     settings: dict[str, object] = {
         "store": ":memory:",
         "upstream_max_retries": 0,  # every scripted failure reaches the client as it was sent
         "keys": (GatewayKey("alice", key_digest(ALICE)), GatewayKey("bob", key_digest(BOB))),
         "providers": {
-            "mistral": ProviderSettings(base_url=upstream_url),
+            "mistral": ProviderSettings(base_url=upstream_url, dialect="chat_completions"),
             "openrouter": ProviderSettings(base_url=upstream_url),
         },
         **overrides,

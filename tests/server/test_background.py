@@ -133,7 +133,7 @@ def test_killed_mid_job_ends_failed_after_restart(upstream: LoopbackServer, tmp_
     config = tmp_path / "gateway.toml"
     config.write_text(
         f'[store]\nurl = "{tmp_path / "store.sqlite3"}"\n'
-        f'[providers.mistral]\nbase_url = "{upstream.url}"\n'
+        f'[providers.mistral]\nbase_url = "{upstream.url}"\ndialect = "chat_completions"\n'
         '[keys.alice]\nenv = "TEST_GATEWAY_KEY"\n'
     )
     environ = {"MISTRAL_API_KEY": "k", "TEST_GATEWAY_KEY": ALICE}

@@ -84,7 +84,7 @@ def test_openai_npm_sdk_create_stream_retrieve_not_found(tmp_path: Path) -> None
             port=0,  # RunningGateway then picks a free port (the default, 8000, may be taken)
             store=":memory:",
             keys=(GatewayKey("alice", key_digest(KEY)),),
-            providers={"mistral": ProviderSettings(base_url=upstream.url)},
+            providers={"mistral": ProviderSettings(base_url=upstream.url, dialect="chat_completions")},
         )
         with RunningGateway(config, {"MISTRAL_API_KEY": "sk-up"}) as gateway:
             report = _run_client(

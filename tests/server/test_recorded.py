@@ -77,7 +77,7 @@ def _body(provider: str, exchange: Exchange) -> dict[str, Any]:
 def replaying() -> Iterator[tuple[LoopbackServer, RunningGateway]]:
     with LoopbackServer() as upstream:
         providers = {
-            name: ProviderSettings(base_url=upstream.url)
+            name: ProviderSettings(base_url=upstream.url, dialect="chat_completions" if name == "mistral" else None)
             for name in ("openai", "mistral", "anthropic", "gemini", "cohere", "bedrock")
         }
         environ = {
@@ -125,6 +125,7 @@ def _reference(
             transport=httpx.MockTransport(handler),
             store=False,
             max_retries=0,
+            dialect="chat_completions" if provider == "mistral" else None,  # the recorded chat traffic
         ) as client:
             if stream:
                 with client.responses.stream(model=model, **params) as stream_events:

@@ -44,7 +44,7 @@ class Replicas:
         extra = "[server]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
         self.config.write_text(
             extra + f'[store]\nurl = "{store_url}"\n'
-            f'[providers.mistral]\nbase_url = "{upstream_url}"\n'
+            f'[providers.mistral]\nbase_url = "{upstream_url}"\ndialect = "chat_completions"\n'
             '[keys.alice]\nenv = "TEST_ALICE_KEY"\n[keys.bob]\nenv = "TEST_BOB_KEY"\n'
         )
         self.environ = {"MISTRAL_API_KEY": "k", "TEST_ALICE_KEY": ALICE, "TEST_BOB_KEY": BOB}

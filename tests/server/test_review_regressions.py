@@ -26,7 +26,9 @@ from tests.server.test_websocket import _socket, _turn
 
 def _keyless(upstream: LoopbackServer) -> GatewayConfig:
     return GatewayConfig(
-        store=":memory:", providers={"mistral": ProviderSettings(base_url=upstream.url)}, upstream_max_retries=0
+        store=":memory:",
+        providers={"mistral": ProviderSettings(base_url=upstream.url, dialect="chat_completions")},
+        upstream_max_retries=0,
     )
 
 
