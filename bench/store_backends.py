@@ -264,9 +264,11 @@ def chat_upstream() -> Iterator[str]:
 
 
 def gateway_config(workdir: Path, name: str, store_url: str, upstream: str) -> Path:
-    """A ``gateway.toml`` with no gateway keys (loopback only) and the ``mistral`` row on the mock."""
+    """A ``gateway.toml`` with no gateway keys (loopback only) and the ``mistral`` row's chat endpoint on the mock."""
     path = workdir / f"{name}.toml"
-    path.write_text(f'[store]\nurl = "{store_url}"\n\n[providers.mistral]\nbase_url = "{upstream}"\n')
+    path.write_text(
+        f'[store]\nurl = "{store_url}"\n\n[providers.mistral]\nbase_url = "{upstream}"\ndialect = "chat_completions"\n'
+    )
     return path
 
 
