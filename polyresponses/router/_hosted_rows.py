@@ -432,8 +432,8 @@ HOSTED_ROWS: tuple[Provider, ...] = (
 
 NOT_ROWS: dict[str, str] = {
     "sagemaker": (
-        "SageMaker InvokeEndpoint needs AWS SigV4 request signing (service 'sagemaker'), and its body is whatever"
-        " the deployed container reads; a row sends a static key header only"
+        "SageMaker InvokeEndpoint: SigV4 ('sagemaker') is there (polyresponses.auth), but the body is whatever the"
+        " deployed container reads (TGI, vLLM, a custom handler): no one wire format a row could name"
     ),
     "voyage": "embeddings and rerank only: no chat or Responses",
     "typesafe": "no chat or Responses (any-llm: completion unsupported; its decide and models endpoints only)",
