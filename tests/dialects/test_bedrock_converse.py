@@ -806,3 +806,28 @@ def test_input_tokens_are_counted_by_bedrocks_count_tokens_with_the_converse_req
     assert not report.has_errors(), report.generate_report()
     serialized = botocore.serialize.create_serializer("rest-json").serialize_to_request(params, operation)
     assert json.loads(serialized["body"]) == body and serialized["url_path"] == request.url.raw_path.decode()
+
+
+def test_the_block_max_tokens_cut_ends_incomplete_and_the_ones_before_it_completed() -> None:
+    raw = (
+        _event("messageStart", role="assistant")
+        + _event("contentBlockDelta", contentBlockIndex=0, delta={"reasoningContent": {"text": "plan"}})
+        + _event("contentBlockDelta", contentBlockIndex=0, delta={"reasoningContent": {"signature": "sig"}})
+        + _event("contentBlockStop", contentBlockIndex=0)
+        + _event("contentBlockStart", contentBlockIndex=1, start={"toolUse": {"toolUseId": "t1", "name": "f"}})
+        + _event("contentBlockDelta", contentBlockIndex=1, delta={"toolUse": {"input": '{"a": '}})
+        + _event("contentBlockStop", contentBlockIndex=1)
+        + _event("messageStop", stopReason="max_tokens")
+        + _event("metadata", usage={"inputTokens": 3, "outputTokens": 9, "totalTokens": 12}, metrics={})
+    )
+    translator = bedrock_converse.BedrockStreamTranslator("bedrock", {"model": "m"})
+    events = translator.feed(raw) + translator.finish()
+    assert_conformant(events)
+    final = translator.final
+    assert final is not None and final.status == "incomplete"
+    assert [(item.type, item.status) for item in final.output] == [
+        ("reasoning", "completed"),
+        ("function_call", "incomplete"),
+    ]
+    done = [e.item.status for e in events if e.type == "response.output_item.done"]
+    assert done == ["completed", "incomplete"]  # the events say what the final response says

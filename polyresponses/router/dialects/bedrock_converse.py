@@ -579,6 +579,7 @@ class BedrockStreamTranslator(SynthesizedStream):
         self._message: _Item | None = None
         self._by_block: dict[int, _Item] = {}
         self._server_blocks: set[int] = set()
+        self._ending: _Item | None = None
         self._stop_reason: str | None = None
         self._error: dict[str, Any] | None = None
         self._stopped = False
@@ -643,6 +644,7 @@ class BedrockStreamTranslator(SynthesizedStream):
                 self._start()
             case "contentBlockStart":
                 self._start()
+                self._settle()
                 use = _mapping(_mapping(event.get("start")).get("toolUse"))
                 if use and use.get("type") != "server_tool_use":
                     self._call_start(position, use)
@@ -653,13 +655,18 @@ class BedrockStreamTranslator(SynthesizedStream):
                     self.unknown_events.append(dict(event))
             case "contentBlockDelta":
                 self._start()
+                if self._ending is not None and self._by_block.get(position) is not self._ending:
+                    self._settle()
                 self._delta(position, _mapping(event.get("delta")), event)
             case "contentBlockStop" if position in self._server_blocks:
                 self.unknown_events.append(dict(event))
             case "contentBlockStop":
                 item = self._by_block.get(position)
-                if item is not None and item.kind != "message":
-                    self._close_item(item)  # a message stays open: a following text block joins it
+                if item is not None and item.kind != "message":  # a message stays open: a text block may follow
+                    # Ended only when what comes next is known: if that is messageStop with max_tokens, this
+                    # block is the one the limit cut, and it must end incomplete, not completed.
+                    self._settle()
+                    self._ending = item
             case "messageStop":
                 self._start()
                 if isinstance(event.get("stopReason"), str):
@@ -667,6 +674,7 @@ class BedrockStreamTranslator(SynthesizedStream):
                 if event.get("additionalModelResponseFields") is not None:
                     self.unknown_events.append(dict(event))  # model-specific extras: kept, not guessed at
                 self._stopped = True
+                self._settle()
             case "metadata":
                 self._start()
                 if isinstance(event.get("usage"), Mapping):
@@ -678,6 +686,12 @@ class BedrockStreamTranslator(SynthesizedStream):
     def _start(self) -> None:
         if not self._started:
             self._begin(None)  # Converse replies carry no id: ours is generated
+
+    def _settle(self) -> None:
+        """End the block whose contentBlockStop came last, now that the next event is known."""
+        if self._ending is not None:
+            item, self._ending = self._ending, None
+            self._close_item(item)
 
     def _map_usage(self, usage: Mapping[str, Any]) -> dict[str, Any]:
         return _map_usage(usage)
