@@ -499,14 +499,16 @@ class _Base:
 
         name = self.provider.name
         checked = _validated_body("TokenCountsBody", body, name)
-        if self.provider.anthropic_route != "messages" or "aiplatform.googleapis.com" in self.provider.base_url:
-            # Vertex AI and Bedrock's InvokeModel count tokens on routes and in bodies not wired here.
+        if self.provider.anthropic_route != "messages":
+            # Claude on Vertex AI and on Bedrock's InvokeModel counts on routes of their own, not wired here.
             raise UnsupportedFeatureError(name, "input_tokens.count on this cloud surface")
         match self.provider.dialect:
             case "anthropic_messages":
                 wire, field = token_counts.build_anthropic_count(checked, provider=name), "input_tokens"
             case "gemini":
-                wire, field = token_counts.build_gemini_count(checked, provider=name), "totalTokens"
+                vertex = "aiplatform.googleapis.com" in self.provider.base_url  # Vertex's body shape
+                wire = token_counts.build_gemini_count(checked, provider=name, vertex=vertex)
+                field = "totalTokens"
             case "bedrock_converse":
                 wire, field = token_counts.build_bedrock_count(checked, provider=name), "inputTokens"
             case "openai_responses" | "chat_completions" | "cohere_v2":

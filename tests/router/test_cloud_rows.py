@@ -383,7 +383,7 @@ def test_a_token_read_from_a_file_keeps_no_newline_and_a_bad_one_is_never_quoted
     assert _TOKEN not in str(caught.value) and len(sent) == 1
 
 
-@pytest.mark.parametrize("row", ["vertexai", "vertexaianthropic", "bedrock_anthropic"])
+@pytest.mark.parametrize("row", ["vertexaianthropic", "bedrock_anthropic"])
 def test_counting_tokens_on_a_cloud_surface_is_refused_before_the_network(row: str) -> None:
     sent: list[httpx.Request] = []
 
@@ -462,3 +462,35 @@ def test_watsonx_is_its_chat_api_with_an_iam_token_and_the_project_in_the_body(
     assert body["tool_choice_option"] == "auto" and "tool_choice" not in body
     assert "model" not in body and "stream" not in body and "stream_options" not in body
     assert len(iam.requests) == 1
+
+
+def test_gemini_on_vertex_counts_tokens_with_vertexs_body_shape() -> None:
+    """Vertex's countTokens takes contents, systemInstruction, tools and generationConfig at the top level
+    (google-genai's Vertex path), not the Gemini API's ``generateContentRequest`` wrapper."""
+    sent: list[httpx.Request] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"totalTokens": 11, "totalBillableCharacters": 40})
+
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}, "strict": False}
+    with Client("vertexai", project="p", token_provider=lambda: _TOKEN, transport=httpx.MockTransport(reply)) as c:
+        counted = c.responses.input_tokens.count(
+            model="gemini-2.5-flash", input="hi", instructions="be brief", tools=[tool], tool_choice="required"
+        )
+    assert counted.input_tokens == 11
+    (request,) = sent
+    assert str(request.url) == (
+        "https://aiplatform.googleapis.com/v1/projects/p/locations/global/publishers/google/models/"
+        "gemini-2.5-flash:countTokens"
+    )
+    body = json.loads(request.content)
+    assert set(body) == {"contents", "systemInstruction", "tools"}  # no toolConfig: countTokens has none
+    assert body["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
+    from google.genai import types
+
+    for content in body["contents"]:
+        types.Content.model_validate(content)
+    types.Content.model_validate(body["systemInstruction"])
+    for entry in body["tools"]:
+        types.Tool.model_validate(entry)

@@ -10,6 +10,8 @@ sent to the provider's counting route, so the count is of what ``create`` would 
   API reference, "models.countTokens"), so system instruction and tools are counted too; the reply
   is ``{"totalTokens": N}``.
 
+- Gemini on Vertex AI: the same route, but ``contents``, ``systemInstruction``, ``tools`` and
+  ``generationConfig`` at the top level of the body (as google-genai's Vertex path sends them).
 - Bedrock: ``POST /model/{modelId}/count-tokens`` with ``{"input": {"converse": {messages, system,
   toolConfig, additionalModelRequestFields}}}`` (Bedrock API reference, "CountTokens"); the reply is
   ``{"inputTokens": N}``.
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = ["build_anthropic_count", "build_bedrock_count", "build_gemini_count", "parse_count"]
 
+_VERTEX_GEMINI_FIELDS = ("contents", "systemInstruction", "tools", "generationConfig")
+"""What Vertex AI's countTokens takes of a generateContent request (no toolConfig or safety settings)."""
+
 _ANTHROPIC_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
 
 
@@ -44,7 +49,7 @@ def build_anthropic_count(body: Mapping[str, Any], *, provider: str) -> WireRequ
     return WireRequest("POST", "/messages/count_tokens", counted)
 
 
-def build_gemini_count(body: Mapping[str, Any], *, provider: str) -> WireRequest:
+def build_gemini_count(body: Mapping[str, Any], *, provider: str, vertex: bool = False) -> WireRequest:
     from polyresponses.router.dialects.gemini import build_create
 
     create = build_create({**body, "stream": False}, provider=provider)
@@ -53,6 +58,8 @@ def build_gemini_count(body: Mapping[str, Any], *, provider: str) -> WireRequest
     # The model is a path segment, quoted whole as build_create quotes it: "../batches/x:cancel#" must not
     # reach another route with the operator's key.
     path = f"/models/{quote(model, safe='')}:countTokens"
+    if vertex:
+        return WireRequest("POST", path, {key: create.body[key] for key in _VERTEX_GEMINI_FIELDS if key in create.body})
     return WireRequest("POST", path, {"generateContentRequest": {"model": f"models/{model}", **create.body}})
 
 
