@@ -133,6 +133,18 @@ def _body_template(provider: Provider, endpoint: Mapping[str, str | None]) -> di
     return {field: values[name] for field, name in provider.body_template}
 
 
+def _format_type(text_format: type[T] | None, response_format: type[T] | None, client: _Base) -> type[T]:
+    """The one format type ``parse`` was given, under either name; none or both is a clear error."""
+    if (text_format is None) == (response_format is None):
+        said = "both" if text_format is not None else "neither"
+        raise InvalidRequestError(
+            client.provider.name, "text_format", f"parse takes text_format (or response_format), {said} given"
+        )
+    chosen = text_format if text_format is not None else response_format
+    assert chosen is not None
+    return chosen
+
+
 def _has_key(provider: Provider) -> bool:
     """Whether the environment holds a key for ``provider`` (which then wins over cloud credentials)."""
     return any(os.environ.get(name) for name in (provider.api_key_env, *provider.key_fallback_env) if name)
@@ -666,10 +678,20 @@ class Responses:
             self._client._plan_create(model, params, stream=True, response_format=response_format)
         )
 
-    def parse(self, *, model: str, response_format: type[T], **params: Unpack[CreateParams]) -> ParsedResponse[T]:
-        """``create`` with structured output: ``output_parsed`` holds the text validated as ``response_format``."""
+    def parse(
+        self,
+        *,
+        model: str,
+        text_format: type[T] | None = None,
+        response_format: type[T] | None = None,
+        **params: Unpack[CreateParams],
+    ) -> ParsedResponse[T]:
+        """``create`` with structured output: ``output_parsed`` holds the text validated as the format type,
+        given as ``text_format`` (openai-python's name) or ``response_format`` (any-llm's)."""
         client = self._client
-        plan = client._plan_create(model, params, stream=False, response_format=response_format)
+        plan = client._plan_create(
+            model, params, stream=False, response_format=_format_type(text_format, response_format, client)
+        )
         reply = client._send(plan)
         response = client._recorded(client._response(reply, plan), plan, reply)
         return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
@@ -860,10 +882,20 @@ class AsyncResponses:
             self._client._plan_create(model, params, stream=True, response_format=response_format)
         )
 
-    async def parse(self, *, model: str, response_format: type[T], **params: Unpack[CreateParams]) -> ParsedResponse[T]:
-        """``create`` with structured output: ``output_parsed`` holds the text validated as ``response_format``."""
+    async def parse(
+        self,
+        *,
+        model: str,
+        text_format: type[T] | None = None,
+        response_format: type[T] | None = None,
+        **params: Unpack[CreateParams],
+    ) -> ParsedResponse[T]:
+        """``create`` with structured output: ``output_parsed`` holds the text validated as the format type,
+        given as ``text_format`` (openai-python's name) or ``response_format`` (any-llm's)."""
         client = self._client
-        plan = client._plan_create(model, params, stream=False, response_format=response_format)
+        plan = client._plan_create(
+            model, params, stream=False, response_format=_format_type(text_format, response_format, client)
+        )
         reply = await client._send(plan)
         response = await client._recorded(client._response(reply, plan), plan, reply)
         return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))

@@ -271,6 +271,38 @@ def test_parse_validates_the_text_as_the_format_type() -> None:
     assert text_format["schema"]["required"] == ["name", "population"]
 
 
+def test_parse_takes_text_format_as_openai_python_names_it() -> None:
+    """``text_format=`` (openai-python) and ``response_format=`` (any-llm) are the same; neither or both is
+    refused before the network, naming the argument."""
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=_reply_with_text('{"name": "Paris", "population": 2102650}'))
+
+    with Client("openai", api_key="sk-test-0123456789", transport=httpx.MockTransport(handler)) as client:
+        parsed: polyresponses.ParsedResponse[City] = client.responses.parse(
+            model="gpt-4o", input="Capital of France?", text_format=City
+        )
+        assert parsed.output_parsed == City(name="Paris", population=2102650)
+        for given in ({}, {"text_format": City, "response_format": City}):
+            with pytest.raises(polyresponses.InvalidRequestError, match="text_format"):
+                client.responses.parse(model="gpt-4o", input="x", **given)  # type: ignore[arg-type]
+    assert len(sent) == 1 and sent[0]["text"]["format"]["name"] == "City"
+
+
+@pytest.mark.anyio
+async def test_async_parse_takes_text_format() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        return httpx.Response(200, json=_reply_with_text('{"name": "Lyon", "population": 522250}'))
+
+    client = AsyncClient("openai", api_key="sk-test-0123456789", transport=httpx.MockTransport(handler))
+    parsed = await client.responses.parse(model="gpt-4o", input="Second city?", text_format=City)
+    await client.close()
+    assert parsed.output_parsed == City(name="Lyon", population=522250)
+
+
 def test_parse_rejects_text_that_is_not_the_type() -> None:
     from polyresponses import APIResponseValidationError
 
