@@ -133,6 +133,13 @@ def _body_template(provider: Provider, endpoint: Mapping[str, str | None]) -> di
     return {field: values[name] for field, name in provider.body_template}
 
 
+def _optional_format(text_format: Any, response_format: Any, client: _Base) -> Any:
+    """``stream``'s format type, under either name, if any; both is a clear error."""
+    if text_format is not None and response_format is not None:
+        raise InvalidRequestError(client.provider.name, "text_format", "give text_format or response_format, not both")
+    return text_format if text_format is not None else response_format
+
+
 def _format_type(text_format: type[T] | None, response_format: type[T] | None, client: _Base) -> type[T]:
     """The one format type ``parse`` was given, under either name; none or both is a clear error."""
     if (text_format is None) == (response_format is None):
@@ -666,16 +673,29 @@ class Responses:
 
     @overload
     def stream(
-        self, *, model: str, response_format: None = None, **params: Unpack[CreateParams]
+        self,
+        *,
+        model: str,
+        text_format: None = None,
+        response_format: None = None,
+        **params: Unpack[CreateParams],
     ) -> Stream[Response]: ...
     @overload
     def stream(
-        self, *, model: str, response_format: type[T], **params: Unpack[CreateParams]
+        self, *, model: str, text_format: type[T], response_format: None = None, **params: Unpack[CreateParams]
     ) -> Stream[ParsedResponse[T]]: ...
-    def stream(self, *, model: str, response_format: Any = None, **params: Unpack[CreateParams]) -> Stream[Any]:
+    @overload
+    def stream(
+        self, *, model: str, text_format: None = None, response_format: type[T], **params: Unpack[CreateParams]
+    ) -> Stream[ParsedResponse[T]]: ...
+    def stream(
+        self, *, model: str, text_format: Any = None, response_format: Any = None, **params: Unpack[CreateParams]
+    ) -> Stream[Any]:
         """A stream to use in ``with``: the request is sent on entry. Parsed at the end with a format type."""
         return self._client._stream(
-            self._client._plan_create(model, params, stream=True, response_format=response_format)
+            self._client._plan_create(
+                model, params, stream=True, response_format=_optional_format(text_format, response_format, self._client)
+            )
         )
 
     def parse(
@@ -870,16 +890,29 @@ class AsyncResponses:
 
     @overload
     def stream(
-        self, *, model: str, response_format: None = None, **params: Unpack[CreateParams]
+        self,
+        *,
+        model: str,
+        text_format: None = None,
+        response_format: None = None,
+        **params: Unpack[CreateParams],
     ) -> AsyncStream[Response]: ...
     @overload
     def stream(
-        self, *, model: str, response_format: type[T], **params: Unpack[CreateParams]
+        self, *, model: str, text_format: type[T], response_format: None = None, **params: Unpack[CreateParams]
     ) -> AsyncStream[ParsedResponse[T]]: ...
-    def stream(self, *, model: str, response_format: Any = None, **params: Unpack[CreateParams]) -> AsyncStream[Any]:
+    @overload
+    def stream(
+        self, *, model: str, text_format: None = None, response_format: type[T], **params: Unpack[CreateParams]
+    ) -> AsyncStream[ParsedResponse[T]]: ...
+    def stream(
+        self, *, model: str, text_format: Any = None, response_format: Any = None, **params: Unpack[CreateParams]
+    ) -> AsyncStream[Any]:
         """A stream to use in ``async with``: the request is sent on entry."""
         return self._client._stream(
-            self._client._plan_create(model, params, stream=True, response_format=response_format)
+            self._client._plan_create(
+                model, params, stream=True, response_format=_optional_format(text_format, response_format, self._client)
+            )
         )
 
     async def parse(

@@ -291,6 +291,21 @@ def test_parse_takes_text_format_as_openai_python_names_it() -> None:
     assert len(sent) == 1 and sent[0]["text"]["format"]["name"] == "City"
 
 
+def test_a_stream_takes_text_format_and_its_final_response_is_parsed() -> None:
+    text = '{"name": "Paris", "population": 2102650}'
+
+    def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=_reply_with_text(text))  # a whole reply to a stream request
+
+    with (
+        Client("openai", api_key="sk-test-0123456789", transport=httpx.MockTransport(handler)) as client,
+        client.responses.stream(model="gpt-4o", input="Capital?", text_format=City) as stream,
+    ):
+        list(stream)
+        final: polyresponses.ParsedResponse[City] = stream.get_final_response()
+    assert final.output_parsed == City(name="Paris", population=2102650)
+
+
 @pytest.mark.anyio
 async def test_async_parse_takes_text_format() -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
