@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Unpack, assert_never, cast, overload
 
@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from polyresponses.auth._tokens import TokenProvider
+    from polyresponses.mcp import McpOptions
+    from polyresponses.mcp._drive import McpPlan
     from polyresponses.router._providers import Dialect, Endpoint, Provider
     from polyresponses.types import (
         CompactResource,
@@ -115,6 +117,8 @@ class _Plan:
     """Records the final response in the store (and says on it what was emulated); ``None``: nothing to do."""
     tools: ToolPolicy | None = None
     """Namespaces flattened / hosted tools left out for this provider: maps the reply back, names the drops."""
+    mcp: McpPlan | None = None
+    """``mcp`` tools the router runs for this provider (:mod:`polyresponses.mcp`); ``None``: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +229,15 @@ class _Base:
         hosted_tools: HostedTools = "refuse",
         token_provider: TokenProvider | None = None,
         endpoint: Mapping[str, str | None] | None = None,
+        mcp: McpOptions | None = None,
     ) -> None:
         self.provider: Provider = with_dialect(get_provider(provider), dialect)
+        if mcp is None:
+            from polyresponses.mcp import McpOptions
+
+            mcp = McpOptions()
+        self.mcp_options: McpOptions = mcp
+        """How ``mcp`` tools run where the provider cannot run them (:class:`polyresponses.mcp.McpOptions`)."""
         self.hosted_tools: HostedTools = hosted_tools
         """``"drop"``: leave out offered hosted tools the provider cannot run (see ``_tool_policy``)."""
         self.store: ResponseStore | None = open_store(store)
@@ -266,7 +277,7 @@ class _Base:
         jobs hand out the id before the provider has answered); it is then recorded as ours, not the
         provider's, so a later turn rebuilds the chain from the store."""
         fields, options = split_options(params)
-        body, tools = build_body(
+        body, tools, mcp = build_body(
             self.provider,
             model,
             fields,
@@ -275,6 +286,7 @@ class _Base:
             extra_body={**self._default_body, **(options.get("extra_body") or {})} or None,
             local_state=self.store is not None,
             hosted_tools=self.hosted_tools,
+            mcp_private_addresses=self.mcp_options.allow_private_addresses,
         )
         finaliser: Callable[[Response], Any] = finalise
         if isinstance(response_format, type):
@@ -286,8 +298,25 @@ class _Base:
             if state.recorder is None:
                 raise InvalidRequestError(self.provider.name, "store", "a response named in advance must be stored")
             state.recorder.rename(response_id)
-        wire, parse, translator = plan_create(self.provider, state.body)
-        return self._plan(wire, options, finaliser, parse, translator, state.recorder, tools)
+        if mcp is None:
+            wire, parse, translator = plan_create(self.provider, state.body)
+            return self._plan(wire, options, finaliser, parse, translator, state.recorder, tools)
+        from polyresponses.mcp._drive import McpPlan
+
+        mcp_plan = McpPlan.new(mcp, state.body, self.mcp_options, response_id)
+        if state.recorder is not None and response_id is None:
+            state.recorder.rename(mcp_plan.response_id)  # one response over several provider turns: our id
+        # The first turn planned now, without the MCP tools, so what the provider refuses is refused here.
+        first = {key: value for key, value in state.body.items() if key != "max_tool_calls"}
+        wire, parse, translator = plan_create(self.provider, first)
+        plan = self._plan(wire, options, finaliser, parse, translator, state.recorder, tools)
+        return replace(plan, mcp=mcp_plan)
+
+    def _turn_plan(self, plan: _Plan, body: dict[str, Any]) -> _Plan:
+        """One provider turn of an MCP loop: ``body`` planned by the dialect, sent as ``plan`` says,
+        recorded by no one (the loop's whole response is)."""
+        wire, parse, translator = plan_create(self.provider, body)
+        return replace(plan, wire=wire, parse=parse, translator=translator, recorder=None, mcp=None)
 
     def _plan(
         self,
@@ -591,6 +620,7 @@ class Client(_Base):
         region: str | None = None,
         project: str | None = None,
         resource: str | None = None,
+        mcp: McpOptions | None = None,
     ) -> None:
         endpoint = {"region": region, "project": project, "resource": resource}
         super().__init__(
@@ -605,6 +635,7 @@ class Client(_Base):
             hosted_tools,
             token_provider,
             endpoint,
+            mcp,
         )
         self._http = SyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = Responses(self)
@@ -631,7 +662,20 @@ class Client(_Base):
         return response.content
 
     def _stream(self, plan: _Plan) -> Stream[Any]:
+        if plan.mcp is not None:
+            from polyresponses.mcp._drive import McpStream
+
+            return McpStream(self, plan)
         return Stream(self._http, self._call(plan))
+
+    def _create(self, plan: _Plan) -> Response:
+        """A planned non-streamed create: sent, parsed, recorded (with its MCP loop, if it has one)."""
+        if plan.mcp is not None:
+            from polyresponses.mcp._drive import run_sync
+
+            return run_sync(self, plan)
+        reply = self._send(plan)
+        return self._recorded(self._response(reply, plan), plan, reply)
 
     def _run(self, routed: _Routed[R]) -> R:
         """A decided call: from the store, or sent and parsed."""
@@ -668,8 +712,7 @@ class Responses:
         plan = client._plan_create(model, params, stream=bool(stream))
         if stream:
             return cast("Stream[Response]", client._stream(plan).open())
-        reply = client._send(plan)
-        return client._recorded(client._response(reply, plan), plan, reply)
+        return client._create(plan)
 
     @overload
     def stream(
@@ -712,8 +755,7 @@ class Responses:
         plan = client._plan_create(
             model, params, stream=False, response_format=_format_type(text_format, response_format, client)
         )
-        reply = client._send(plan)
-        response = client._recorded(client._response(reply, plan), plan, reply)
+        response = client._create(plan)
         return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
 
     def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:
@@ -801,6 +843,7 @@ class AsyncClient(_Base):
         region: str | None = None,
         project: str | None = None,
         resource: str | None = None,
+        mcp: McpOptions | None = None,
     ) -> None:
         endpoint = {"region": region, "project": project, "resource": resource}
         super().__init__(
@@ -815,6 +858,7 @@ class AsyncClient(_Base):
             hosted_tools,
             token_provider,
             endpoint,
+            mcp,
         )
         self._http = AsyncHTTP(http_client=http_client, transport=transport, timeout=timeout)
         self.responses = AsyncResponses(self)
@@ -841,6 +885,10 @@ class AsyncClient(_Base):
         return response.content
 
     def _stream(self, plan: _Plan) -> AsyncStream[Any]:
+        if plan.mcp is not None:
+            from polyresponses.mcp._drive import AsyncMcpStream
+
+            return AsyncMcpStream(self, plan)
         return AsyncStream(self._http, self._call(plan))
 
     async def _run(self, decide: Callable[[], _Routed[R]]) -> R:
@@ -852,7 +900,11 @@ class AsyncClient(_Base):
         return routed.parse(await self._send(self._plan(routed.wire, {})))
 
     async def _create(self, plan: _Plan) -> Response:
-        """A planned non-streamed create: sent, parsed, recorded."""
+        """A planned non-streamed create: sent, parsed, recorded (with its MCP loop, if it has one)."""
+        if plan.mcp is not None:
+            from polyresponses.mcp._drive import run_async
+
+            return await run_async(self, plan)
         reply = await self._send(plan)
         return await self._recorded(self._response(reply, plan), plan, reply)
 
@@ -929,8 +981,7 @@ class AsyncResponses:
         plan = client._plan_create(
             model, params, stream=False, response_format=_format_type(text_format, response_format, client)
         )
-        reply = await client._send(plan)
-        response = await client._recorded(client._response(reply, plan), plan, reply)
+        response = await client._create(plan)
         return cast("ParsedResponse[T]", client._finalised(response, plan.finalise))
 
     async def retrieve(self, response_id: str, *, include: list[str] | None = None) -> Response:

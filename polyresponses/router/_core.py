@@ -30,6 +30,7 @@ from polyresponses.router.dialects import openai_responses as responses_dialect
 from polyresponses.router.dialects._bedrock_invoke import InvokeStreamTranslator
 
 if TYPE_CHECKING:
+    from polyresponses.mcp._request import McpRequest
     from polyresponses.types import Response
 
 __all__ = [
@@ -215,7 +216,8 @@ def build_body(
     extra_body: Mapping[str, Any] | None = None,
     local_state: bool = False,
     hosted_tools: HostedTools = "refuse",
-) -> tuple[dict[str, Any], ToolPolicy | None]:
+    mcp_private_addresses: bool = True,
+) -> tuple[dict[str, Any], ToolPolicy | None, McpRequest | None]:
     """The checked wire body for ``POST /responses``.
 
     Steps: drop ``None`` fields; tools from callables; ``response_format`` into ``text.format``;
@@ -224,6 +226,9 @@ def build_body(
     cannot express (``local_state``: the client's response store stands in for server-side state),
     after namespaces are flattened and, with ``hosted_tools="drop"``, offered hosted tools it cannot
     run are left out (:mod:`polyresponses.router._tool_policy`; the policy maps the reply back).
+    ``mcp`` tools a provider cannot run are taken out and returned: the router runs them
+    (:mod:`polyresponses.mcp`); ``mcp_private_addresses`` false refuses servers on literal private
+    addresses (the gateway's outbound policy).
     """
     if not isinstance(model, str) or not model:
         raise InvalidRequestError(provider.name, "model", "must be a non-empty string")
@@ -250,11 +255,16 @@ def build_body(
     if extra_body:
         body.update({k: _jsonable(v) for k, v in extra_body.items()})
     wire = to_wire(validate_request(body, provider.name), given_only=True)
+    mcp = None
+    if "tools" in wire and "mcp" not in provider.capabilities.tools:
+        from polyresponses.mcp._request import take_mcp_tools
+
+        mcp = take_mcp_tools(provider.name, wire, allow_private=mcp_private_addresses)
     policy = apply_tool_policy(provider, wire, hosted_tools)
     check_request(provider, wire, local_state=local_state)
     if provider.mirror_format_as_response_format:
         _mirror_format(wire)
-    return wire, policy
+    return wire, policy, mcp
 
 
 def _mirror_format(wire: dict[str, Any]) -> None:

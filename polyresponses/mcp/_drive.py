@@ -1,0 +1,362 @@
+"""The shells that carry out the MCP loop's steps: sync and async, whole and streamed.
+
+The loop (:mod:`polyresponses.mcp._loop`) decides everything; these only do what a step says: list
+or call through :class:`~polyresponses.mcp._session.McpSessions`, ask the provider through the
+client's own send/stream path, hand events out. The sync shell runs the SDK's coroutines on an
+event loop in one helper thread that lives exactly as long as the response: it is started on the
+first MCP step and stopped and joined when the response ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, assert_never
+
+from polyresponses.mcp import McpOptions
+from polyresponses.mcp._loop import CallTools, Emit, ListTools, McpLoop, ModelTurn, NextEvent, Step, new_id
+from polyresponses.mcp._request import McpRequest
+from polyresponses.router._stream import AsyncStream, Stream
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from polyresponses.mcp._session import McpSessions
+    from polyresponses.router._client import AsyncClient, Client, _Plan
+    from polyresponses.types import Response, ResponseStreamEvent
+
+__all__ = ["McpPlan", "McpStream", "AsyncMcpStream", "run_async", "run_sync"]
+
+R = TypeVar("R")
+T = TypeVar("T")
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_LIFECYCLE = frozenset({"response.created", "response.in_progress"})
+
+
+@dataclass(frozen=True, slots=True)
+class McpPlan:
+    """What a planned create needs to run its MCP loop: the servers, the body after state was resolved,
+    the options, the response's id (ours: it spans several provider turns)."""
+
+    request: McpRequest
+    body: dict[str, Any] = field(repr=False)
+    options: McpOptions
+    response_id: str
+
+    @classmethod
+    def new(cls, request: McpRequest, body: dict[str, Any], options: McpOptions, response_id: str | None) -> McpPlan:
+        from polyresponses.mcp._session import require_sdk
+
+        require_sdk()  # before anything is sent: a missing extra is named, not met mid-response
+        return cls(request, body, options, response_id or new_id("resp"))
+
+    def steps(self, provider: str, *, stream: bool) -> Generator[Step, Any, Response]:
+        loop = McpLoop(
+            provider,
+            self.body,
+            self.request.servers,
+            self.request.echo,
+            stream=stream,
+            max_turns=self.options.max_turns,
+            response_id=self.response_id,
+            mcp_choice=self.request.tool_choice,
+        )
+        return loop.run()
+
+
+class _Bridge:
+    """An event loop in a helper thread, for the sync shell; started on first use, joined by :meth:`close`."""
+
+    def __init__(self, options: McpOptions) -> None:
+        self._options = options
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._sessions: McpSessions | None = None
+
+    def run(self, work: Callable[[McpSessions], Coroutine[Any, Any, T]]) -> T:
+        from polyresponses.mcp._session import McpSessions
+
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="polyresponses-mcp", daemon=True)
+            self._thread.start()
+            self._sessions = McpSessions(self._options)
+        assert self._sessions is not None
+        return asyncio.run_coroutine_threadsafe(work(self._sessions), self._loop).result()
+
+    def close(self) -> None:
+        loop, thread, sessions = self._loop, self._thread, self._sessions
+        if loop is None or thread is None or sessions is None:
+            return
+        self._loop = self._thread = self._sessions = None
+        try:
+            asyncio.run_coroutine_threadsafe(sessions.aclose(), loop).result(timeout=self._options.connect_timeout * 2)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+def _record_sync(plan: _Plan, final: Response) -> Response:
+    if plan.recorder is not None:
+        plan.recorder.patch_response(final)
+        plan.recorder.record(final)
+    return final
+
+
+async def _record_async(plan: _Plan, final: Response) -> Response:
+    if plan.recorder is not None:
+        plan.recorder.patch_response(final)
+        await plan.recorder.arecord(final)
+    return final
+
+
+def _mcp(plan: _Plan) -> McpPlan:
+    assert plan.mcp is not None
+    return plan.mcp
+
+
+def run_sync(client: Client, plan: _Plan) -> Response:
+    """A whole (not streamed) response with its MCP loop, in the sync shell."""
+    bridge = _Bridge(_mcp(plan).options)
+    steps = _mcp(plan).steps(client.provider.name, stream=False)
+    try:
+        reply: Any = None
+        while True:
+            step = steps.send(reply)
+            match step:
+                case ListTools(servers=servers):
+                    reply = bridge.run(lambda sessions: sessions.list_all(servers))
+                case CallTools(calls=calls):
+                    reply = bridge.run(lambda sessions: sessions.call_all(calls))
+                case ModelTurn(body=body):
+                    turn = client._turn_plan(plan, body)
+                    reply = client._response(client._send(turn), turn)
+                case NextEvent() | Emit():
+                    raise AssertionError("a whole response has no stream steps")
+                case _:
+                    assert_never(step)
+    except StopIteration as stop:
+        final: Response = stop.value
+    finally:
+        steps.close()
+        bridge.close()
+    return _record_sync(plan, final)
+
+
+async def run_async(client: AsyncClient, plan: _Plan) -> Response:
+    """A whole (not streamed) response with its MCP loop, in the async shell."""
+    from polyresponses.mcp._session import McpSessions
+
+    sessions = McpSessions(_mcp(plan).options)
+    steps = _mcp(plan).steps(client.provider.name, stream=False)
+    try:
+        reply: Any = None
+        while True:
+            step = steps.send(reply)
+            match step:
+                case ListTools(servers=servers):
+                    reply = await sessions.list_all(servers)
+                case CallTools(calls=calls):
+                    reply = await sessions.call_all(calls)
+                case ModelTurn(body=body):
+                    turn = client._turn_plan(plan, body)
+                    reply = client._response(await client._send(turn), turn)
+                case NextEvent() | Emit():
+                    raise AssertionError("a whole response has no stream steps")
+                case _:
+                    assert_never(step)
+    except StopIteration as stop:
+        final: Response = stop.value
+    finally:
+        steps.close()
+        await sessions.aclose()
+    return await _record_async(plan, final)
+
+
+class McpStream(Stream[R], Generic[R]):
+    """A sync stream whose response runs an MCP loop: the same surface as :class:`Stream`.
+
+    ``open()`` starts the loop up to its first event (a refused approval raises there, before anything
+    is sent); the provider's turns are streamed through as they arrive.
+    """
+
+    def __init__(self, client: Client, plan: _Plan) -> None:
+        self._client, self._plan = client, plan
+        self._steps = _mcp(plan).steps(client.provider.name, stream=True)
+        self._bridge = _Bridge(_mcp(plan).options)
+        self._turn: Stream[Any] | None = None
+        self._first: Step | None = None
+        self._final: Response | None = None
+        self._closed = False
+        self._events = self._iterate()
+
+    @property
+    def request_id(self) -> str | None:
+        return None if self._turn is None else self._turn.request_id
+
+    @property
+    def unknown_events(self) -> list[Any]:
+        return [] if self._turn is None else self._turn.unknown_events
+
+    def open(self) -> McpStream[R]:
+        if self._first is None and not self._closed:
+            try:
+                self._first = next(self._steps)
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    def close(self) -> None:
+        self._closed = True
+        if self._turn is not None:
+            self._turn.close()
+        self._steps.close()
+        self._bridge.close()
+
+    def __enter__(self) -> McpStream[R]:
+        return self.open()
+
+    def _iterate(self) -> Iterator[ResponseStreamEvent]:
+        try:
+            self.open()
+            step = self._first
+            turn_events: Iterator[ResponseStreamEvent] = iter(())
+            while step is not None:
+                reply: Any = None
+                match step:
+                    case Emit(event=event):
+                        self._admit(event)
+                        yield event
+                    case ListTools(servers=servers):
+                        reply = self._bridge.run(lambda sessions: sessions.list_all(servers))
+                    case CallTools(calls=calls):
+                        reply = self._bridge.run(lambda sessions: sessions.call_all(calls))
+                    case ModelTurn(body=body):
+                        self._turn = self._client._stream(self._client._turn_plan(self._plan, body)).open()
+                        turn_events = iter(self._turn.__iter__())
+                    case NextEvent():
+                        reply = next(turn_events, None)
+                    case _:
+                        assert_never(step)
+                try:
+                    step = self._steps.send(reply)
+                except StopIteration as stop:
+                    self._final = stop.value
+                    step = None
+        finally:
+            self.close()
+
+    def _admit(self, event: ResponseStreamEvent) -> None:
+        recorder = self._plan.recorder
+        if recorder is not None and event.type in _LIFECYCLE | _TERMINAL:
+            recorder.patch_response(event.response)  # type: ignore[union-attr]
+            if event.type in _TERMINAL:
+                recorder.record(event.response)  # type: ignore[union-attr]
+
+    def get_final_response(self) -> R:
+        self.until_done()
+        if self._final is None:
+            from polyresponses.router._errors import StreamError
+
+            raise StreamError("the stream ended before its terminal event", provider=self._client.provider.name)
+        if self._plan.recorder is not None:
+            self._plan.recorder.patch_response(self._final)
+        result: R = self._plan.finalise(self._final)
+        return result
+
+
+class AsyncMcpStream(AsyncStream[R], Generic[R]):
+    """The async twin of :class:`McpStream`."""
+
+    def __init__(self, client: AsyncClient, plan: _Plan) -> None:
+        from polyresponses.mcp._session import McpSessions
+
+        self._client, self._plan = client, plan
+        self._steps = _mcp(plan).steps(client.provider.name, stream=True)
+        self._sessions = McpSessions(_mcp(plan).options)
+        self._turn: AsyncStream[Any] | None = None
+        self._first: Step | None = None
+        self._final: Response | None = None
+        self._closed = False
+        self._events = self._iterate()
+
+    @property
+    def request_id(self) -> str | None:
+        return None if self._turn is None else self._turn.request_id
+
+    @property
+    def unknown_events(self) -> list[Any]:
+        return [] if self._turn is None else self._turn.unknown_events
+
+    async def open(self) -> AsyncMcpStream[R]:
+        if self._first is None and not self._closed:
+            try:
+                self._first = next(self._steps)
+            except BaseException:
+                await self.close()
+                raise
+        return self
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._turn is not None:
+            await self._turn.close()
+        self._steps.close()
+        await self._sessions.aclose()
+
+    async def __aenter__(self) -> AsyncMcpStream[R]:
+        return await self.open()
+
+    async def _iterate(self) -> AsyncIterator[ResponseStreamEvent]:
+        try:
+            await self.open()
+            step = self._first
+            turn_events: AsyncIterator[ResponseStreamEvent] | None = None
+            while step is not None:
+                reply: Any = None
+                match step:
+                    case Emit(event=event):
+                        await self._admit(event)
+                        yield event
+                    case ListTools(servers=servers):
+                        reply = await self._sessions.list_all(servers)
+                    case CallTools(calls=calls):
+                        reply = await self._sessions.call_all(calls)
+                    case ModelTurn(body=body):
+                        self._turn = await self._client._stream(self._client._turn_plan(self._plan, body)).open()
+                        turn_events = aiter(self._turn)
+                    case NextEvent():
+                        assert turn_events is not None
+                        reply = await anext(turn_events, None)
+                    case _:
+                        assert_never(step)
+                try:
+                    step = self._steps.send(reply)
+                except StopIteration as stop:
+                    self._final = stop.value
+                    step = None
+        finally:
+            await self.close()
+
+    async def _admit(self, event: ResponseStreamEvent) -> None:
+        recorder = self._plan.recorder
+        if recorder is not None and event.type in _LIFECYCLE | _TERMINAL:
+            recorder.patch_response(event.response)  # type: ignore[union-attr]
+            if event.type in _TERMINAL:
+                await recorder.arecord(event.response)  # type: ignore[union-attr]
+
+    async def get_final_response(self) -> R:
+        await self.until_done()
+        if self._final is None:
+            from polyresponses.router._errors import StreamError
+
+            raise StreamError("the stream ended before its terminal event", provider=self._client.provider.name)
+        if self._plan.recorder is not None:
+            self._plan.recorder.patch_response(self._final)
+        result: R = self._plan.finalise(self._final)
+        return result

@@ -1,0 +1,101 @@
+"""Taking the ``mcp`` tools out of a create body the provider cannot run them in, and the outbound rule.
+
+Pure but for :func:`check_address`, which resolves a host name (the gateway's outbound policy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from polyresponses.mcp._results import McpFailure, http_error
+from polyresponses.mcp._servers import McpServer, read_servers
+from polyresponses.router._errors import InvalidRequestError
+
+__all__ = ["McpRequest", "check_address", "take_mcp_tools"]
+
+_ECHO_DROPPED = ("headers", "authorization")
+"""Never echoed or stored: OpenAI answers ``headers: null`` and leaves the token out."""
+
+
+@dataclass(frozen=True, slots=True)
+class McpRequest:
+    """The ``mcp`` tools of one request: the servers, the tools as the response echoes them, and a
+    ``tool_choice`` that named an MCP tool (mapped to its function once the tools are listed)."""
+
+    servers: list[McpServer]
+    echo: list[dict[str, Any]] = field(repr=False)
+    tool_choice: Mapping[str, Any] | None = None
+
+
+def take_mcp_tools(provider: str, wire: dict[str, Any], *, allow_private: bool = True) -> McpRequest | None:
+    """Remove the ``mcp`` tools (and an ``mcp`` tool choice) from ``wire``; ``None`` when it has none.
+
+    With ``allow_private`` false, a server given by a literal private address (or ``localhost``) is
+    refused here, before the network; names are checked again once resolved (:func:`check_address`).
+    """
+    tools = cast("list[dict[str, Any]]", wire.get("tools") or [])
+    if not any(tool.get("type") == "mcp" for tool in tools):
+        return None
+    servers = read_servers(provider, tools)
+    if not allow_private:
+        for index, server in enumerate(servers):
+            host = urlsplit(server.url).hostname or ""
+            if host == "localhost" or host.endswith(".localhost") or _private_literal(host):
+                raise InvalidRequestError(
+                    provider,
+                    f"tools[{index}].server_url",
+                    "the gateway does not dial loopback, private or link-local addresses",
+                )
+    echo = []
+    for tool in tools:
+        if tool.get("type") == "mcp":
+            shown = {key: value for key, value in tool.items() if key not in _ECHO_DROPPED}
+            shown["headers"] = None
+            echo.append(shown)
+    rest = [tool for tool in tools if tool.get("type") != "mcp"]
+    if rest:
+        wire["tools"] = rest
+    else:
+        del wire["tools"]
+    choice = wire.get("tool_choice")
+    mcp_choice = None
+    if isinstance(choice, Mapping) and choice.get("type") == "mcp":
+        labels = {server.label for server in servers}
+        if choice.get("server_label") not in labels:
+            raise InvalidRequestError(provider, "tool_choice.server_label", "names no mcp tool of this request")
+        mcp_choice = cast("Mapping[str, Any]", choice)
+        wire["tool_choice"] = "required"
+    return McpRequest(servers, echo, mcp_choice)
+
+
+def _private_literal(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+async def check_address(server: McpServer) -> None:
+    """Refuse a server whose host resolves to a non-public address (loopback, private, link-local such
+    as cloud metadata at 169.254.169.254, reserved). Raises :class:`McpFailure` (an ``http_error`` 403).
+
+    The name is resolved again when the connection is made; a resolver that answers differently the
+    second time (DNS rebinding) is outside what this check can see.
+    """
+    parts = urlsplit(server.url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        raise McpFailure(http_error(502, f"cannot resolve the host of {server.origin}")) from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            raise McpFailure(http_error(403, f"{server.origin} is not a public address; the gateway does not dial it"))
