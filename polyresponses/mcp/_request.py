@@ -17,7 +17,7 @@ from polyresponses.mcp._results import McpFailure, http_error
 from polyresponses.mcp._servers import McpServer, read_servers
 from polyresponses.router._errors import InvalidRequestError
 
-__all__ = ["McpRequest", "check_address", "take_mcp_tools"]
+__all__ = ["McpRequest", "check_address", "planning_body", "take_mcp_tools"]
 
 _ECHO_DROPPED = ("headers", "authorization")
 """Never echoed or stored: OpenAI answers ``headers: null`` and leaves the token out."""
@@ -72,6 +72,18 @@ def take_mcp_tools(provider: str, wire: dict[str, Any], *, allow_private: bool =
         mcp_choice = cast("Mapping[str, Any]", choice)
         wire["tool_choice"] = "required"
     return McpRequest(servers, echo, mcp_choice)
+
+
+def planning_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` as far as the provider will see it before the loop adds its tools and rewrites the MCP items
+    of the history into function calls: planned at once, so what the provider refuses is refused before
+    anything is sent."""
+    out = {key: value for key, value in body.items() if key != "max_tool_calls"}
+    given = out.get("input")
+    if isinstance(given, list):
+        items = cast("list[Mapping[str, Any]]", given)
+        out["input"] = [item for item in items if not str(item.get("type", "")).startswith("mcp_")]
+    return out
 
 
 def _private_literal(host: str) -> bool:

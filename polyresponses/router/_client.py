@@ -306,9 +306,9 @@ class _Base:
         mcp_plan = McpPlan.new(mcp, state.body, self.mcp_options, response_id)
         if state.recorder is not None and response_id is None:
             state.recorder.rename(mcp_plan.response_id)  # one response over several provider turns: our id
-        # The first turn planned now, without the MCP tools, so what the provider refuses is refused here.
-        first = {key: value for key, value in state.body.items() if key != "max_tool_calls"}
-        wire, parse, translator = plan_create(self.provider, first)
+        from polyresponses.mcp._request import planning_body
+
+        wire, parse, translator = plan_create(self.provider, planning_body(state.body))
         plan = self._plan(wire, options, finaliser, parse, translator, state.recorder, tools)
         return replace(plan, mcp=mcp_plan)
 
