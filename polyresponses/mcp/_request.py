@@ -44,7 +44,11 @@ def take_mcp_tools(provider: str, wire: dict[str, Any], *, allow_private: bool =
         return None
     servers = read_servers(provider, tools)
     if not allow_private:
-        for index, server in enumerate(servers):
+        by_label = {server.label: server for server in servers}
+        for index, tool in enumerate(tools):
+            server = by_label.get(str(tool.get("server_label"))) if tool.get("type") == "mcp" else None
+            if server is None:
+                continue
             host = urlsplit(server.url).hostname or ""
             if host == "localhost" or host.endswith(".localhost") or _private_literal(host):
                 raise InvalidRequestError(

@@ -32,14 +32,12 @@ HTTP_TIMEOUT = 504
 """``http_error.code`` when the server did not answer in time."""
 
 
-@dataclass(frozen=True, slots=True)
 class McpFailure(Exception):
     """A server could not be listed or called; ``error`` is the ``MCPToolCallError`` dict."""
 
-    error: Mapping[str, Any]
-
-    def __str__(self) -> str:
-        return describe(self.error)
+    def __init__(self, error: Mapping[str, Any]) -> None:
+        super().__init__(describe(error))
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +88,14 @@ def content_text(content: Sequence[Mapping[str, Any]], structured: Any = None) -
             case "text":
                 parts.append(str(block.get("text", "")))
             case "image" | "audio":
-                size = len(str(block.get("data", ""))) * 3 // 4
+                size = _decoded_size(str(block.get("data", "")))
                 parts.append(f"[{block['type']} {block.get('mimeType', '')}, {size} bytes]")
             case "resource":
                 resource = cast("Mapping[str, Any]", block.get("resource") or {})
                 if "text" in resource:
                     parts.append(str(resource["text"]))
                 else:
-                    size = len(str(resource.get("blob", ""))) * 3 // 4
+                    size = _decoded_size(str(resource.get("blob", "")))
                     parts.append(f"[resource {resource.get('uri', '')} {resource.get('mimeType', '')}, {size} bytes]")
             case "resource_link":
                 parts.append(f"[resource link {block.get('uri', '')}]")
@@ -106,3 +104,8 @@ def content_text(content: Sequence[Mapping[str, Any]], structured: Any = None) -
     if not parts and structured is not None:
         return json.dumps(structured, ensure_ascii=False)
     return "\n".join(parts)
+
+
+def _decoded_size(data: str) -> int:
+    """Bytes a base64 string stands for (its padding not counted)."""
+    return len(data) * 3 // 4 - len(data) + len(data.rstrip("="))

@@ -50,9 +50,9 @@ class McpServer:
 
     @property
     def origin(self) -> str:
-        """Scheme and host, for messages: a URL's path or query may carry a token."""
+        """Scheme, host and port, for messages: a URL's path, query or user info may carry a token."""
         parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def read_servers(provider: str, tools: Sequence[Mapping[str, Any]]) -> list[McpServer]:
@@ -73,12 +73,13 @@ def read_servers(provider: str, tools: Sequence[Mapping[str, Any]]) -> list[McpS
                     provider, f"mcp {name} ({where}.{name})", "only OpenAI runs it; give server_url instead"
                 )
         label, url = str(tool.get("server_label") or ""), tool.get("server_url")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        if not isinstance(url, str) or not _is_http_url(url):
             raise InvalidRequestError(provider, f"{where}.server_url", "must be an http(s) URL of an MCP server")
         if any(server.label == label for server in servers):
             raise InvalidRequestError(provider, f"{where}.server_label", f"{label!r} names two MCP servers")
         headers = {str(key): str(value) for key, value in (tool.get("headers") or {}).items()}
-        if (token := tool.get("authorization")) is not None:
+        if (token := tool.get("authorization")) is not None:  # one bearer token: the field wins over a header
+            headers = {key: value for key, value in headers.items() if key.lower() != "authorization"}
             headers["Authorization"] = f"Bearer {token}"
         servers.append(
             McpServer(
@@ -91,6 +92,15 @@ def read_servers(provider: str, tools: Sequence[Mapping[str, Any]]) -> list[McpS
             )
         )
     return servers
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _matches(tool_filter: Any, name: str, read_only: bool) -> bool:
@@ -145,13 +155,15 @@ _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 letter or underscore, Bedrock's ``[a-zA-Z0-9_-]+`` up to 64."""
 
 
-def _prefixed(label: str, name: str) -> str:
-    """``mcp_{label}__{name}``, made valid; too long, it keeps 55 characters and 8 hex of its SHA-1."""
+def _prefixed(label: str, name: str, hashed: bool = False) -> str:
+    """``mcp_{label}__{name}``, made valid; when too long, or when ``hashed`` (it collided), 55 characters
+    of it and 8 hex of the SHA-1 of the label and name apart (so ``a``+``b__c`` and ``a__b``+``c`` differ)."""
     raw = f"mcp_{label}__{name}"
     clean = re.sub(r"[^A-Za-z0-9_-]", "_", raw)
-    if len(clean) <= 64 and clean == raw:
+    if len(clean) <= 64 and clean == raw and not hashed:
         return clean
-    return f"{clean[:55]}_{hashlib.sha1(raw.encode()).hexdigest()[:8]}"
+    digest = hashlib.sha1(f"{label}\0{name}".encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{clean[:55]}_{digest}"
 
 
 def tool_names(
@@ -161,10 +173,11 @@ def tool_names(
 
     A tool keeps its own name when that name is valid everywhere and no other server's tool or the
     caller's own tools (``taken``) use it; otherwise every holder of the name is prefixed with its
-    server (``mcp_{label}__{name}``). Derived from the listings alone, so a history replayed later
-    maps the same way.
+    server (``mcp_{label}__{name}``), and a prefixed name that still meets another name gets a hash
+    of its server and tool. Derived from the listings alone, so a history replayed later maps the
+    same way, and one name never stands for two tools.
     """
-    pairs = [(label, str(tool.get("name"))) for label, tools in listings for tool in tools]
+    pairs = list(dict.fromkeys((label, str(tool.get("name"))) for label, tools in listings for tool in tools))
     reserved = set(taken)
     counts: dict[str, int] = {}
     for _, name in pairs:
@@ -173,6 +186,13 @@ def tool_names(
     for label, name in pairs:
         unique = counts[name] == 1 and name not in reserved and _VALID_NAME.fullmatch(name) is not None
         names[(label, name)] = name if unique else _prefixed(label, name)
+    kept = {names[pair] for pair in pairs if names[pair] == pair[1]}
+    seen: dict[str, int] = {}
+    for final in names.values():
+        seen[final] = seen.get(final, 0) + 1
+    for pair, final in names.items():
+        if final != pair[1] and (seen[final] > 1 or final in kept or final in reserved):
+            names[pair] = _prefixed(*pair, hashed=True)
     return names
 
 

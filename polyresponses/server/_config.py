@@ -17,6 +17,10 @@ Every key (see README, "Gateway"; defaults in brackets)::
                                        # call (connection errors, 408/409/429/5xx, honouring Retry-After, as the
                                        # library does); 0 hands every 429/5xx straight back to the client
     upstream_timeout_seconds = 600     # POLYRESPONSES_UPSTREAM_TIMEOUT_SECONDS
+    mcp_allow_private_addresses = false  # POLYRESPONSES_MCP_ALLOW_PRIVATE_ADDRESSES: may the mcp tools the gateway
+                                       # runs for a provider dial loopback, private or link-local (metadata) hosts
+    mcp_max_turns = 10                 # POLYRESPONSES_MCP_MAX_TURNS: model turns per response without max_tool_calls
+    mcp_call_timeout_seconds = 60      # POLYRESPONSES_MCP_CALL_TIMEOUT_SECONDS: one MCP listing or call
 
     [store]
     url = "<user data dir>/polyresponses/store.sqlite3"   # POLYRESPONSES_STORE: a path or ":memory:"
@@ -110,6 +114,9 @@ class GatewayConfig:
     drop_unsupported_hosted_tools: bool = False
     upstream_max_retries: int = 2
     upstream_timeout_seconds: float = 600.0
+    mcp_allow_private_addresses: bool = False
+    mcp_max_turns: int = 10
+    mcp_call_timeout_seconds: float = 60.0
     store: str = ""
     """A SQLite path or ``:memory:``; empty: the library's default store file."""
     keys: tuple[GatewayKey, ...] = ()
@@ -147,6 +154,9 @@ _SERVER_KEYS: dict[str, type] = {
     "drop_unsupported_hosted_tools": bool,
     "upstream_max_retries": int,
     "upstream_timeout_seconds": float,
+    "mcp_allow_private_addresses": bool,
+    "mcp_max_turns": int,
+    "mcp_call_timeout_seconds": float,
 }
 
 

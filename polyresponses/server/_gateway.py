@@ -27,7 +27,14 @@ from polyresponses.router._errors import APIError, MissingAPIKeyError, Polyrespo
 from polyresponses.router._model_string import parse_model_string
 from polyresponses.router._providers import PROVIDERS, Capabilities, Provider
 from polyresponses.router._wire import to_reply
-from polyresponses.server._config import GatewayConfig, GatewayKey, ProviderSettings, is_loopback, key_digest
+from polyresponses.server._config import (
+    ConfigError,
+    GatewayConfig,
+    GatewayKey,
+    ProviderSettings,
+    is_loopback,
+    key_digest,
+)
 from polyresponses.server._errors import GatewayError, as_gateway_error, not_found
 from polyresponses.server._metrics import Metrics
 from polyresponses.server.ledger import Ledger, open_ledger
@@ -133,6 +140,16 @@ class Gateway:
         self.metrics = Metrics()
         self._clients: dict[tuple[str, str | None], AsyncClient] = {}
         self._sealer: Sealer | None = None
+        from polyresponses.mcp import McpOptions
+
+        try:
+            self._mcp_options = McpOptions(
+                max_turns=config.mcp_max_turns,
+                call_timeout=config.mcp_call_timeout_seconds,
+                allow_private_addresses=config.mcp_allow_private_addresses,
+            )
+        except ValueError as error:
+            raise ConfigError(f"{config.source}: [server] {error}") from None
         from polyresponses.server._background import Jobs
 
         self.jobs = Jobs(self)
@@ -249,6 +266,7 @@ class Gateway:
             region=settings.region if settings is not None else None,
             project=settings.project if settings is not None else None,
             resource=settings.resource if settings is not None else None,
+            mcp=self._mcp_options,
         )
 
     def resolve_model(self, principal: Principal, model: Any) -> tuple[str, str, str, Mapping[str, Any]]:
