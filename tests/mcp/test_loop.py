@@ -21,8 +21,8 @@ from polyresponses.store import MemoryStore
 from polyresponses.testing import check_stream
 from polyresponses.types import MCPTool, Response, ResponseStreamEvent
 from tests._loopback import LoopbackServer
-from tests.mcp._upstreams import USAGE_IN, USAGE_OUT, Dialect, ScriptedTools, offered_names
 from tests._mcp_servers import SAFE_TOOLS
+from tests.mcp._upstreams import USAGE_IN, USAGE_OUT, Dialect, ScriptedTools, offered_names
 
 PROVIDERS: dict[Dialect, tuple[str, dict[str, Any]]] = {
     "chat": ("mistral", {"dialect": "chat_completions"}),

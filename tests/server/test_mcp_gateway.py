@@ -51,9 +51,11 @@ def test_openai_python_streams_an_mcp_loop_the_gateway_runs(everything: str) -> 
             assert events[-1].type == "response.completed"
             final = events[-1].response
             stored = alice.responses.retrieve(final.id)
-            with openai.OpenAI(base_url=gateway.url, api_key=BOB, max_retries=0) as bob:
-                with pytest.raises(openai.NotFoundError):
-                    bob.responses.retrieve(final.id)  # another key's response is missing, not forbidden
+            with (
+                openai.OpenAI(base_url=gateway.url, api_key=BOB, max_retries=0) as bob,
+                pytest.raises(openai.NotFoundError),
+            ):
+                bob.responses.retrieve(final.id)  # another key's response is missing, not forbidden
     dumped = [event.model_dump(mode="json", exclude_unset=True) for event in events]
     assert check_stream(dumped, openresponses=False) == []
     assert [item.type for item in final.output] == ["mcp_list_tools", "mcp_call", "message"]
@@ -73,8 +75,8 @@ def test_the_gateway_refuses_private_mcp_servers_by_default(url: str) -> None:
         with (
             RunningGateway(gateway_config(upstream.url), {"MISTRAL_API_KEY": "k"}) as gateway,
             openai.OpenAI(base_url=gateway.url, api_key=ALICE, max_retries=0) as alice,
+            pytest.raises(openai.BadRequestError) as refused,
         ):
-            with pytest.raises(openai.BadRequestError) as refused:
-                alice.responses.create(model="mistral:m", input="x", tools=[_tool(url)])
+            alice.responses.create(model="mistral:m", input="x", tools=[_tool(url)])
         assert upstream.attempts == 0
     assert "does not dial loopback, private or link-local" in str(refused.value)
