@@ -494,8 +494,8 @@ class McpLoop:
         if choice is not None:
             forced = self._names.get((str(choice.get("server_label")), str(choice.get("name"))))
             body["tool_choice"] = {"type": "function", "name": forced} if forced in self._by_function else "required"
-        if not first and body.get("tool_choice") not in (None, "auto", "none"):
-            body["tool_choice"] = "auto"
+        if (not first or not tools) and body.get("tool_choice") not in (None, "auto", "none"):
+            body["tool_choice"] = "auto"  # forced once; nothing to force when no server could be listed
         if last and self._by_function:
             body["tool_choice"] = "none"
         return body

@@ -83,6 +83,8 @@ def planning_body(body: Mapping[str, Any]) -> dict[str, Any]:
     of the history into function calls: planned at once, so what the provider refuses is refused before
     anything is sent."""
     out = {key: value for key, value in body.items() if key != "max_tool_calls"}
+    if "tools" not in out and out.get("tool_choice") not in (None, "auto", "none"):
+        out["tool_choice"] = "auto"  # it forces an MCP tool, which is offered once listed
     given = out.get("input")
     if isinstance(given, list):
         items = cast("list[Mapping[str, Any]]", given)
