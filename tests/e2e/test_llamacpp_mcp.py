@@ -67,7 +67,7 @@ def test_the_real_model_is_offered_the_servers_tools(
         response = client.responses.create(**params)
     assert response.status in ("completed", "incomplete")
     assert response.output[0].type == "mcp_list_tools"
-    assert [t.name for t in response.output[0].tools] == ["echo", "get-sum"]  # type: ignore[union-attr]
+    assert [t.name for t in response.output[0].tools] == ["echo", "get-sum"]
     offered = [t.get("name") or t.get("function", {}).get("name") for t in sent[0]["tools"]]
     assert offered == ["echo", "get-sum"] and all(t["type"] == "function" for t in sent[0]["tools"])
     calls = [item for item in response.output if item.type == "mcp_call"]
