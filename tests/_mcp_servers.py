@@ -35,24 +35,6 @@ def _unavailable(message: str) -> NoReturn:
     pytest.skip(message)
 
 
-def _entry() -> tuple[str, Path]:
-    node = shutil.which("node")
-    if node is None:
-        _unavailable("Node.js is not installed: no 'node' on PATH")
-    cache = os.environ.get("POLYRESPONSES_CACHE") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "polyresponses"
-    )
-    package = Path(cache) / "node-client" / "node_modules" / PACKAGE
-    pinned = json.loads((HERE.parent / "server" / "node" / "package.json").read_text())["dependencies"][PACKAGE]
-    try:
-        installed = json.loads((package / "package.json").read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        installed = None
-    if installed != pinned:
-        _unavailable(f"{PACKAGE} {pinned} is needed in {package}, but it is {installed or 'not installed'}")
-    return node, package / "dist" / "index.js"
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -77,44 +59,82 @@ def _listening_addresses(pid: int, port: int) -> list[str]:
     return found
 
 
+class Unavailable(RuntimeError):
+    """Node.js or the pinned server-everything is missing."""
+
+
+def entry() -> tuple[str, Path]:
+    """``node`` and server-everything's entry script; :class:`Unavailable` when either is missing."""
+    node = shutil.which("node")
+    if node is None:
+        raise Unavailable("Node.js is not installed: no 'node' on PATH")
+    cache = os.environ.get("POLYRESPONSES_CACHE") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "polyresponses"
+    )
+    package = Path(cache) / "node-client" / "node_modules" / PACKAGE
+    pinned = json.loads((HERE.parent / "server" / "node" / "package.json").read_text())["dependencies"][PACKAGE]
+    try:
+        installed = json.loads((package / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        installed = None
+    if installed != pinned:
+        raise Unavailable(f"{PACKAGE} {pinned} is needed in {package}, but it is {installed or 'not installed'}")
+    return node, package / "dist" / "index.js"
+
+
+def launch(mode: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start server-everything in ``mode`` (``streamableHttp`` or ``sse``) on a free loopback port; checks
+    that it listens on loopback only. Returns the process and its URL; the caller stops the process."""
+    node, script = entry()
+    path = {"streamableHttp": "/mcp", "sse": "/sse"}[mode]
+    port = _free_port()
+    process = subprocess.Popen(
+        [node, "--require", str(HERE / "node" / "loopback-only.cjs"), str(script), mode],
+        env={"PATH": os.environ.get("PATH", ""), "PORT": str(port), "HOME": os.environ.get("HOME", "/")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"{PACKAGE} ({mode}) did not start on port {port}")
+        time.sleep(0.05)
+    addresses = _listening_addresses(process.pid, port)
+    if not addresses or any(a not in ("0100007F", "00000000000000000000000001000000") for a in addresses):
+        stop(process)
+        raise RuntimeError(f"{PACKAGE} listens beyond loopback: {addresses}")
+    return process, f"http://127.0.0.1:{port}{path}"
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture(scope="session")
 def everything_process() -> Iterator[dict[str, str]]:
     """Both transports of server-everything: ``{"http": url of /mcp, "sse": url of /sse}``."""
-    node, entry = _entry()
     processes: list[subprocess.Popen[bytes]] = []
     urls: dict[str, str] = {}
     try:
-        for mode, path, name in (("streamableHttp", "/mcp", "http"), ("sse", "/sse", "sse")):
-            port = _free_port()
-            process = subprocess.Popen(
-                [node, "--require", str(HERE / "node" / "loopback-only.cjs"), str(entry), mode],
-                env={"PATH": os.environ.get("PATH", ""), "PORT": str(port), "HOME": os.environ.get("HOME", "/")},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        for mode, name in (("streamableHttp", "http"), ("sse", "sse")):
+            try:
+                process, urls[name] = launch(mode)
+            except Unavailable as error:
+                _unavailable(str(error))
             processes.append(process)
-            deadline = time.monotonic() + 30
-            while True:
-                with socket.socket() as probe:
-                    if probe.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"{PACKAGE} ({mode}) did not start on port {port}")
-                time.sleep(0.05)
-            addresses = _listening_addresses(process.pid, port)
-            assert addresses and all(a in ("0100007F", "00000000000000000000000001000000") for a in addresses), (
-                f"{PACKAGE} listens beyond loopback: {addresses}"
-            )
-            urls[name] = f"http://127.0.0.1:{port}{path}"
         yield urls
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
 
 
 @pytest.fixture

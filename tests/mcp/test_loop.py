@@ -341,3 +341,23 @@ def test_a_provider_that_runs_mcp_gets_the_tool_as_it_is(upstream: LoopbackServe
     with Client("openai", api_key="k", api_base=upstream.url, store=False) as client:
         client.responses.create(model="m", input="x", tools=[tool])
     assert script.seen[0]["tools"] == [tool]
+
+
+def test_the_sync_shell_leaves_no_thread_or_loop_behind(upstream: LoopbackServer, everything: str) -> None:
+    import threading
+
+    upstream.default = ScriptedTools("chat", [[("echo", '{"message": "t"}')]])
+
+    def helpers() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name == "polyresponses-mcp"]
+
+    with client_for("chat", upstream) as client:
+        client.responses.create(model="m", input="x", tools=[mcp_tool(everything)])
+        with client.responses.create(model="m", input="x", tools=[mcp_tool(everything)], stream=True) as stream:
+            for event in stream:
+                if event.type == "response.mcp_call.in_progress":
+                    break  # left in the middle of the loop
+        assert helpers() == []
+        with client.responses.stream(model="m", input="x", tools=[mcp_tool(everything)]) as whole:
+            whole.get_final_response()
+    assert helpers() == []
