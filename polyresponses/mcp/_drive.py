@@ -177,7 +177,60 @@ async def run_async(client: AsyncClient, plan: _Plan) -> Response:
     return await _record_async(plan, final)
 
 
-class McpStream(Stream[R], Generic[R]):
+class _LoopStream:
+    """What the sync and async MCP streams share: the loop's steps, its first step, the open turn, the end."""
+
+    _turn: Stream[Any] | AsyncStream[Any] | None
+
+    def _setup(self, provider: str, plan: _Plan) -> None:
+        self._plan, self._provider = plan, provider
+        self._steps = _mcp(plan).steps(provider, stream=True)
+        self._turn = None
+        self._first: Step | None = None
+        self._final: Response | None = None
+        self._closed = False
+
+    @property
+    def request_id(self) -> str | None:
+        """The provider's request id of the turn being streamed."""
+        return None if self._turn is None else self._turn.request_id
+
+    @property
+    def unknown_events(self) -> list[Any]:
+        return [] if self._turn is None else self._turn.unknown_events
+
+    def _prime(self) -> None:
+        """Run the loop to its first step: what it refuses, it refuses here, before anything is sent."""
+        if self._first is None and not self._closed:
+            self._first = next(self._steps)
+
+    def _advance(self, reply: Any) -> Step | None:
+        """The loop's next step, ``None`` once it returned the final response."""
+        try:
+            return self._steps.send(reply)
+        except StopIteration as stop:
+            self._final = stop.value
+            return None
+
+    def _recorded(self, event: ResponseStreamEvent) -> Response | None:
+        """Say on a lifecycle event's response what the caller asked for; the terminal one, to record."""
+        recorder = self._plan.recorder
+        if recorder is None or event.type not in _LIFECYCLE | _TERMINAL:
+            return None
+        recorder.patch_response(event.response)  # type: ignore[union-attr]
+        return event.response if event.type in _TERMINAL else None  # type: ignore[union-attr]
+
+    def _result(self) -> Any:
+        if self._final is None:
+            from polyresponses.router._errors import StreamError
+
+            raise StreamError("the stream ended before its terminal event", provider=self._provider)
+        if self._plan.recorder is not None:
+            self._plan.recorder.patch_response(self._final)
+        return self._plan.finalise(self._final)
+
+
+class McpStream(_LoopStream, Stream[R], Generic[R]):
     """A sync stream whose response runs an MCP loop: the same surface as :class:`Stream`.
 
     ``open()`` starts the loop up to its first event (a refused approval raises there, before anything
@@ -185,35 +238,22 @@ class McpStream(Stream[R], Generic[R]):
     """
 
     def __init__(self, client: Client, plan: _Plan) -> None:
-        self._client, self._plan = client, plan
-        self._steps = _mcp(plan).steps(client.provider.name, stream=True)
+        self._client = client
+        self._setup(client.provider.name, plan)
         self._bridge = _Bridge(_mcp(plan).options)
-        self._turn: Stream[Any] | None = None
-        self._first: Step | None = None
-        self._final: Response | None = None
-        self._closed = False
         self._events = self._iterate()
 
-    @property
-    def request_id(self) -> str | None:
-        return None if self._turn is None else self._turn.request_id
-
-    @property
-    def unknown_events(self) -> list[Any]:
-        return [] if self._turn is None else self._turn.unknown_events
-
     def open(self) -> McpStream[R]:
-        if self._first is None and not self._closed:
-            try:
-                self._first = next(self._steps)
-            except BaseException:
-                self.close()
-                raise
+        try:
+            self._prime()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def close(self) -> None:
         self._closed = True
-        if self._turn is not None:
+        if isinstance(self._turn, Stream):
             self._turn.close()
         self._steps.close()
         self._bridge.close()
@@ -225,86 +265,57 @@ class McpStream(Stream[R], Generic[R]):
         try:
             self.open()
             step = self._first
-            turn_events: Iterator[ResponseStreamEvent] = iter(())
+            turn: Iterator[ResponseStreamEvent] = iter(())
             while step is not None:
                 reply: Any = None
                 match step:
                     case Emit(event=event):
-                        self._admit(event)
+                        if (final := self._recorded(event)) is not None and self._plan.recorder is not None:
+                            self._plan.recorder.record(final)
                         yield event
                     case ListTools(servers=servers):
                         reply = self._bridge.run(lambda sessions: sessions.list_all(servers))
                     case CallTools(calls=calls):
                         reply = self._bridge.run(lambda sessions: sessions.call_all(calls))
                     case ModelTurn(body=body):
-                        self._turn = self._client._stream(self._client._turn_plan(self._plan, body)).open()
-                        turn_events = iter(self._turn.__iter__())
+                        opened = self._client._stream(self._client._turn_plan(self._plan, body)).open()
+                        self._turn, turn = opened, iter(opened)
                     case NextEvent():
-                        reply = next(turn_events, None)
+                        reply = next(turn, None)
                     case _:
                         assert_never(step)
-                try:
-                    step = self._steps.send(reply)
-                except StopIteration as stop:
-                    self._final = stop.value
-                    step = None
+                step = self._advance(reply)
         finally:
             self.close()
 
-    def _admit(self, event: ResponseStreamEvent) -> None:
-        recorder = self._plan.recorder
-        if recorder is not None and event.type in _LIFECYCLE | _TERMINAL:
-            recorder.patch_response(event.response)  # type: ignore[union-attr]
-            if event.type in _TERMINAL:
-                recorder.record(event.response)  # type: ignore[union-attr]
-
     def get_final_response(self) -> R:
         self.until_done()
-        if self._final is None:
-            from polyresponses.router._errors import StreamError
-
-            raise StreamError("the stream ended before its terminal event", provider=self._client.provider.name)
-        if self._plan.recorder is not None:
-            self._plan.recorder.patch_response(self._final)
-        result: R = self._plan.finalise(self._final)
+        result: R = self._result()
         return result
 
 
-class AsyncMcpStream(AsyncStream[R], Generic[R]):
+class AsyncMcpStream(_LoopStream, AsyncStream[R], Generic[R]):
     """The async twin of :class:`McpStream`."""
 
     def __init__(self, client: AsyncClient, plan: _Plan) -> None:
         from polyresponses.mcp._session import McpSessions
 
-        self._client, self._plan = client, plan
-        self._steps = _mcp(plan).steps(client.provider.name, stream=True)
+        self._client = client
+        self._setup(client.provider.name, plan)
         self._sessions = McpSessions(_mcp(plan).options)
-        self._turn: AsyncStream[Any] | None = None
-        self._first: Step | None = None
-        self._final: Response | None = None
-        self._closed = False
         self._events = self._iterate()
 
-    @property
-    def request_id(self) -> str | None:
-        return None if self._turn is None else self._turn.request_id
-
-    @property
-    def unknown_events(self) -> list[Any]:
-        return [] if self._turn is None else self._turn.unknown_events
-
     async def open(self) -> AsyncMcpStream[R]:
-        if self._first is None and not self._closed:
-            try:
-                self._first = next(self._steps)
-            except BaseException:
-                await self.close()
-                raise
+        try:
+            self._prime()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def close(self) -> None:
         self._closed = True
-        if self._turn is not None:
+        if isinstance(self._turn, AsyncStream):
             await self._turn.close()
         self._steps.close()
         await self._sessions.aclose()
@@ -316,47 +327,31 @@ class AsyncMcpStream(AsyncStream[R], Generic[R]):
         try:
             await self.open()
             step = self._first
-            turn_events: AsyncIterator[ResponseStreamEvent] | None = None
+            turn: AsyncIterator[ResponseStreamEvent] | None = None
             while step is not None:
                 reply: Any = None
                 match step:
                     case Emit(event=event):
-                        await self._admit(event)
+                        if (final := self._recorded(event)) is not None and self._plan.recorder is not None:
+                            await self._plan.recorder.arecord(final)
                         yield event
                     case ListTools(servers=servers):
                         reply = await self._sessions.list_all(servers)
                     case CallTools(calls=calls):
                         reply = await self._sessions.call_all(calls)
                     case ModelTurn(body=body):
-                        self._turn = await self._client._stream(self._client._turn_plan(self._plan, body)).open()
-                        turn_events = aiter(self._turn)
+                        opened = await self._client._stream(self._client._turn_plan(self._plan, body)).open()
+                        self._turn, turn = opened, aiter(opened)
                     case NextEvent():
-                        assert turn_events is not None
-                        reply = await anext(turn_events, None)
+                        assert turn is not None
+                        reply = await anext(turn, None)
                     case _:
                         assert_never(step)
-                try:
-                    step = self._steps.send(reply)
-                except StopIteration as stop:
-                    self._final = stop.value
-                    step = None
+                step = self._advance(reply)
         finally:
             await self.close()
 
-    async def _admit(self, event: ResponseStreamEvent) -> None:
-        recorder = self._plan.recorder
-        if recorder is not None and event.type in _LIFECYCLE | _TERMINAL:
-            recorder.patch_response(event.response)  # type: ignore[union-attr]
-            if event.type in _TERMINAL:
-                await recorder.arecord(event.response)  # type: ignore[union-attr]
-
     async def get_final_response(self) -> R:
         await self.until_done()
-        if self._final is None:
-            from polyresponses.router._errors import StreamError
-
-            raise StreamError("the stream ended before its terminal event", provider=self._client.provider.name)
-        if self._plan.recorder is not None:
-            self._plan.recorder.patch_response(self._final)
-        result: R = self._plan.finalise(self._final)
+        result: R = self._result()
         return result

@@ -102,6 +102,11 @@ _Sub = Generator[Step, Any, None]
 _DECLINED = "The user declined this tool call{reason}. Do not retry it; answer without it."
 _LIMIT = "Not run: this response reached its limit of {limit} MCP tool calls. Answer with what you have."
 _LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
+_ARGUMENT_EVENTS = {
+    "response.function_call_arguments.delta": ("response.mcp_call_arguments.delta", "delta"),
+    "response.function_call_arguments.done": ("response.mcp_call_arguments.done", "arguments"),
+}
+"""A function call's argument events, as the ``mcp_call`` it became sends them (and the field they carry)."""
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
@@ -368,20 +373,10 @@ class McpLoop:
         each = by_upstream.get(str(upstream)) if upstream is not None else None
         if each is None:
             yield from self._pass(event)
-        elif each.item["type"] == "mcp_call" and kind == "response.function_call_arguments.delta":
-            yield from self._item_event(
-                "response.mcp_call_arguments.delta",
-                each.item,
-                each.output_index,
-                delta=event.delta,  # type: ignore[union-attr]
-            )
-        elif each.item["type"] == "mcp_call" and kind == "response.function_call_arguments.done":
-            yield from self._item_event(
-                "response.mcp_call_arguments.done",
-                each.item,
-                each.output_index,
-                arguments=event.arguments,  # type: ignore[union-attr]
-            )
+        elif each.item["type"] == "mcp_call" and kind in _ARGUMENT_EVENTS:
+            renamed, field_name = _ARGUMENT_EVENTS[kind]
+            value = getattr(event, field_name)
+            yield from self._item_event(renamed, each.item, each.output_index, **{field_name: value})
 
     # -- calls
 
