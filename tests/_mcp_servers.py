@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,6 +136,30 @@ def everything_process() -> Iterator[dict[str, str]]:
     finally:
         for process in processes:
             stop(process)
+
+
+@pytest.fixture(scope="session")
+def time_server() -> Iterator[str]:
+    """``mcp-server-time`` (PyPI) over Streamable HTTP on loopback (:mod:`tests.mcp.time_server`)."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.mcp.time_server", str(port)],
+        cwd=HERE.parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mcp-server-time did not start on port {port}")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        stop(process)
 
 
 @pytest.fixture

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests._mcp_servers import everything, everything_process, everything_sse
+from tests._mcp_servers import everything, everything_process, everything_sse, time_server
 
-__all__ = ["everything", "everything_process", "everything_sse"]
+__all__ = ["everything", "everything_process", "everything_sse", "time_server"]

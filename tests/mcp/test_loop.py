@@ -361,3 +361,38 @@ def test_the_sync_shell_leaves_no_thread_or_loop_behind(upstream: LoopbackServer
         with client.responses.stream(model="m", input="x", tools=[mcp_tool(everything)]) as whole:
             whole.get_final_response()
     assert helpers() == []
+
+
+def test_the_reference_time_server_from_pypi(upstream: LoopbackServer, time_server: str) -> None:
+    """mcp-server-time: its read-only tools, structured results, a tool error (a bad zone) and an unknown
+    tool, which it answers with a JSON-RPC -32602 error (a protocol error, not a tool result)."""
+    calls = [
+        ("get_current_time", '{"timezone": "Europe/Paris"}'),
+        ("get_current_time", '{"timezone": "Mars/Olympus"}'),
+    ]
+    upstream.default = script = ScriptedTools("chat", [calls])
+    tool = {
+        "type": "mcp",
+        "server_label": "time",
+        "server_url": time_server,
+        "require_approval": {"never": {"read_only": True}},
+    }
+    response, _ = run("chat", upstream, True, input="x", tools=[tool])
+    listing, paris, mars = response.output[0], response.output[1], response.output[2]
+    assert [t.name for t in listing.tools] == ["get_current_time", "convert_time"]  # type: ignore[union-attr]
+    assert all(t.annotations == {"read_only": True} for t in listing.tools)  # type: ignore[union-attr]
+    assert paris.status == "completed" and json.loads(str(paris.output))["timezone"] == "Europe/Paris"  # type: ignore[union-attr]
+    assert mars.status == "failed" and mars.error.type == "mcp_tool_execution_error"  # type: ignore[union-attr]
+    assert len(script.seen) == 2
+
+    unknown = {
+        "type": "mcp_list_tools",
+        "id": "mcpl_old",
+        "server_label": "time",
+        "tools": [{"name": "get_moon_phase", "input_schema": {"type": "object"}, "annotations": {"read_only": True}}],
+    }  # a listing from before the server dropped the tool
+    upstream.default = ScriptedTools("chat", [[("get_moon_phase", "{}")]])
+    response, _ = run("chat", upstream, False, input=[{"role": "user", "content": "x"}, unknown], tools=[tool])
+    call = response.output[0]
+    assert call.status == "failed" and call.error.type == "mcp_protocol_error"  # type: ignore[union-attr]
+    assert call.error.code == -32602  # type: ignore[union-attr]
