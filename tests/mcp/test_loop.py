@@ -396,3 +396,26 @@ def test_the_reference_time_server_from_pypi(upstream: LoopbackServer, time_serv
     call = response.output[0]
     assert call.status == "failed" and call.error.type == "mcp_protocol_error"  # type: ignore[union-attr]
     assert call.error.code == -32602  # type: ignore[union-attr]
+
+
+def test_approval_within_a_conversation(upstream: LoopbackServer, everything: str) -> None:
+    upstream.default = script = ScriptedTools("chat", [[("echo", '{"message": "conv"}')]])
+    tools = [mcp_tool(everything, require_approval="always")]
+    with client_for("chat", upstream) as client:
+        conversation = client.conversations.create()
+        first = client.responses.create(model="m", input="x", tools=tools, conversation=conversation.id)
+        request = first.output[1]
+        assert request.type == "mcp_approval_request"
+        approval = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+        second = client.responses.create(model="m", input=[approval], tools=tools, conversation=conversation.id)
+        items = client.conversations.items.list(conversation.id, order="asc").data
+    assert kinds(second) == ["mcp_call", "message"] and second.output[0].approval_request_id == request.id  # type: ignore[union-attr]
+    assert [item.type for item in items] == [
+        "message",
+        "mcp_list_tools",
+        "mcp_approval_request",
+        "mcp_approval_response",
+        "mcp_call",
+        "message",
+    ]
+    assert len(script.seen) == 2
