@@ -32,6 +32,7 @@ from codegen._normalise import (
 )
 from codegen._overlay import Overlay, apply_overlay, load_overlays
 from codegen._prune import prune_to_paths
+from codegen._retype import retype
 from codegen._validate import compare_with_known, error_keys, load_known_errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,6 +174,8 @@ def run(check: bool, validate: bool = True, spec_dir: Path = SPEC_DIR, output_di
             processes[name] = start_generator(name, normalised, out / f"{name}.py", header, ROOT)
         for name, process in processes.items():
             finish_generator(name, process)
+            if retyped := retype(out / f"{name}.py"):
+                print(f"  {name}.py: {retyped} field type(s) set (codegen/_retype.py)")
         (out / "__init__.py").write_text(_index(out), encoding="utf-8")
         failed = False
         for name, future in validations.items():

@@ -5,6 +5,7 @@
 # overlay: spec/overlays/openai.openresponses-error-event.overlay.json sha256:7f395e8934b308fb
 # overlay: spec/overlays/openai.request-leniency.overlay.json sha256:538b948fb7eabd26
 # overlay: spec/overlays/openai.response-leniency.overlay.json sha256:baac86ab507c5f16
+# overlay: spec/overlays/openai.router-output-text.overlay.json sha256:a52b5412100c509c
 # overlay: spec/overlays/openai.vllm-lightcone.overlay.json sha256:0dfe31eaaf42daf8
 # plus the OpenResponses-only stream events (codegen/_normalise.py)
 # generator: datamodel-code-generator 0.89.0
@@ -9561,12 +9562,6 @@ class Response(ModelResponseProperties, ResponseProperties):
     response will not be carried over to the next response. This makes it simple
     to swap out system (or developer) messages in new responses.
     """
-    output_text: str | None = None
-    """
-    - SDK-only convenience property that contains the aggregated text output
-    from all `output_text` items in the `output` array, if any are present.
-    Supported in the Python and JavaScript SDKs.
-    """
     usage: ResponseUsage | None = None
     prompt_cache_options: PromptCacheOptions | None = None
     moderation: Moderation | None = None
@@ -9579,6 +9574,10 @@ class Response(ModelResponseProperties, ResponseProperties):
     max_output_tokens: int | None = None
     """
     - An upper bound for the number of tokens that can be generated for a response, including visible output tokens and [reasoning tokens](/docs/guides/reasoning).
+    """
+    output_text: str = ""
+    """
+    The text of every output_text part of the output's assistant messages, joined (openai-python's convenience property; filled by the router on every response it returns).
     """
 
 
