@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -38,6 +38,9 @@ from polyresponses.store import MemoryStore
 from tests._loopback import LoopbackServer
 from tests._mcp_servers import launch, stop
 from tests.mcp._upstreams import ScriptedTools
+
+if TYPE_CHECKING:
+    from polyresponses.generated.openai_params import InputItemParam, MCPListToolsParam, MCPToolParam
 
 
 def _median_ms(run: Callable[[], Any], rounds: int) -> float:
@@ -74,7 +77,7 @@ async def _sdk(url: str, rounds: int) -> tuple[float, float, float]:
     return await timed(lambda: session(False)), await timed(lambda: session(True)), warm
 
 
-async def _async_loop(base: str, given: list[dict[str, Any]], tool: dict[str, Any], rounds: int) -> float:
+async def _async_loop(base: str, given: list[InputItemParam], tool: MCPToolParam, rounds: int) -> float:
     async with AsyncClient(
         "mistral", api_key="k", api_base=base, dialect="chat_completions", store=MemoryStore()
     ) as client:
@@ -93,15 +96,15 @@ def main() -> None:
     rounds = parser.parse_args().rounds
     process, url = launch("streamableHttp")
     try:
-        tool = {"type": "mcp", "server_label": "ev", "server_url": url, "allowed_tools": ["echo"]}
+        tool: MCPToolParam = {"type": "mcp", "server_label": "ev", "server_url": url, "allowed_tools": ["echo"]}
         tool["require_approval"] = "never"
-        listing = {
+        listing: MCPListToolsParam = {
             "type": "mcp_list_tools",
             "id": "mcpl_bench",
             "server_label": "ev",
             "tools": [{"name": "echo", "input_schema": {"type": "object"}, "annotations": {"read_only": True}}],
         }
-        listed_input: list[dict[str, Any]] = [{"role": "user", "content": "x"}, listing]
+        listed_input: list[InputItemParam] = [{"role": "user", "content": "x"}, listing]
         with LoopbackServer(default=ScriptedTools("chat", [[("echo", '{"message": "hi"}')]])) as upstream:
             client = Client(
                 "mistral", api_key="k", api_base=upstream.url, dialect="chat_completions", store=MemoryStore()

@@ -3,6 +3,7 @@
 # spec: spec/openai/openapi.json (2.3.0), github.com/openai/openai-openapi@f85dbe2 openapi.json
 # sha256: bbfd19abcde0e7412da99378deb2a959ccdd3a812f97c9e35901921e8e973f9a
 # overlay: spec/overlays/openai.openresponses-error-event.overlay.json sha256:7f395e8934b308fb
+# overlay: spec/overlays/openai.provider-extensions.overlay.json sha256:60afc9e2f559b91d
 # overlay: spec/overlays/openai.request-leniency.overlay.json sha256:538b948fb7eabd26
 # overlay: spec/overlays/openai.response-leniency.overlay.json sha256:baac86ab507c5f16
 # overlay: spec/overlays/openai.router-output-text.overlay.json sha256:a52b5412100c509c
@@ -2860,26 +2861,6 @@ class PromptCacheBreakpointConfig(BaseModel):
     """
 
 
-class InputTextContent(BaseModel):
-    """
-    A text input to the model.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["input_text"]
-    """
-    The type of the input item. Always `input_text`.
-    """
-    text: str
-    """
-    The text input to the model.
-    """
-    prompt_cache_breakpoint: PromptCacheBreakpointConfig | None = None
-
-
 class FileCitationBody(BaseModel):
     """
     A citation to a file.
@@ -3014,30 +2995,6 @@ class LogProb(BaseModel):
     top_logprobs: list[TopLogProb]
 
 
-class OutputTextContent(BaseModel):
-    """
-    A text output from the model.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["output_text"]
-    """
-    The type of the output text. Always `output_text`.
-    """
-    text: str
-    """
-    The text output from the model.
-    """
-    annotations: list[Annotation] | None = None
-    """
-    The annotations of the text output.
-    """
-    logprobs: list[LogProb] | None = None
-
-
 class TextContent(BaseModel):
     """
     A text content.
@@ -3111,34 +3068,6 @@ class RefusalContent(BaseModel):
 ImageDetail = TypeAliasType("ImageDetail", Literal["low", "high", "auto", "original"])
 
 
-class InputImageContent(BaseModel):
-    """
-    An image input to the model. Learn about [image inputs](/docs/guides/vision).
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["input_image"]
-    """
-    The type of the input item. Always `input_image`.
-    """
-    image_url: str | None = None
-    """
-    - The URL of the image to be sent to the model. A fully qualified URL or base64 encoded image in a data URL.
-    """
-    file_id: str | None = None
-    """
-    - The ID of the file to be sent to the model.
-    """
-    detail: ImageDetail
-    """
-    The detail level of the image to be sent to the model. One of `high`, `low`, `auto`, or `original`. Defaults to `auto`.
-    """
-    prompt_cache_breakpoint: PromptCacheBreakpointConfig | None = None
-
-
 class ComputerScreenshotContent(BaseModel):
     """
     A screenshot of a computer.
@@ -3168,95 +3097,6 @@ class ComputerScreenshotContent(BaseModel):
 
 
 FileInputDetail = TypeAliasType("FileInputDetail", Literal["auto", "low", "high"])
-
-
-class InputFileContent(BaseModel):
-    """
-    A file input to the model.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["input_file"]
-    """
-    The type of the input item. Always `input_file`.
-    """
-    file_id: str | None = None
-    """
-    - The ID of the file to be sent to the model.
-    """
-    filename: str | None = None
-    """
-    The name of the file to be sent to the model.
-    """
-    file_data: str | None = None
-    """
-    The content of the file to be sent to the model.
-
-    """
-    prompt_cache_breakpoint: PromptCacheBreakpointConfig | None = None
-    file_url: str | None = None
-    """
-    The URL of the file to be sent to the model.
-    """
-    detail: FileInputDetail | None = None
-    """
-    The detail level of the file to be sent to the model. Use `auto` to let the system select the detail level; for GPT-5.6 and later models, `auto` uses high-quality rendering, which may increase input token usage. Use `low` for lower-cost rendering, or `high` to render the file at higher quality. Defaults to `auto`.
-    """
-
-
-MessageContent = TypeAliasType(
-    "MessageContent",
-    Annotated[
-        InputTextContent
-        | OutputTextContent
-        | TextContent
-        | SummaryTextContent
-        | ReasoningTextContent
-        | RefusalContent
-        | InputImageContent
-        | ComputerScreenshotContent
-        | InputFileContent,
-        Field(discriminator="type"),
-    ],
-)
-"""
-A content part that makes up an input or output item.
-"""
-
-
-class Message(BaseModel):
-    """
-    A message to or from the model.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["message"]
-    """
-    The type of the message. Always set to `message`.
-    """
-    id: str
-    """
-    The unique ID of the message.
-    """
-    status: MessageStatus
-    """
-    The status of item. One of `in_progress`, `completed`, or `incomplete`. Populated when items are returned via API.
-    """
-    role: MessageRole
-    """
-    The role of the message. One of `unknown`, `user`, `assistant`, `system`, `critic`, `discriminator`, `developer`, or `tool`.
-    """
-    content: list[MessageContent]
-    """
-    The content of the message
-    """
-    phase: MessagePhase | None = None
 
 
 class DirectToolCallCaller(BaseModel):
@@ -3650,49 +3490,6 @@ class ToolSearchCall(BaseModel):
 CallableToolAllowedCaller = TypeAliasType(
     "CallableToolAllowedCaller", Literal["direct", "programmatic"]
 )
-
-
-class FunctionTool(BaseModel):
-    """
-    Defines a function in your own code the model can choose to call. Learn more about [function calling](https://platform.openai.com/docs/guides/function-calling).
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["function"]
-    """
-    The type of the function tool. Always `function`.
-    """
-    name: str
-    """
-    The name of the function to call.
-    """
-    description: str | None = None
-    """
-    - A description of the function. Used by the model to determine whether or not to call the function.
-    """
-    parameters: dict[str, Any] | None
-    """
-    - A JSON schema object describing the parameters of the function.
-    """
-    output_schema: dict[str, Any] | None = None
-    """
-    - A JSON schema object describing the JSON value encoded in string outputs for this function.
-    """
-    strict: bool | None
-    """
-    - Whether strict parameter validation is enforced for this function tool.
-    """
-    defer_loading: bool | None = None
-    """
-    Whether this function is deferred and loaded via tool search.
-    """
-    allowed_callers: list[CallableToolAllowedCaller] | None = None
-    """
-    - The tool invocation context(s).
-    """
 
 
 RankerVersionType = TypeAliasType(
@@ -5605,6 +5402,18 @@ class StreamErrorPayload(BaseModel):
     """
 
 
+class BedrockCachePoint(BaseModel):
+    """
+    Bedrock Converse: a cache checkpoint after this part or tool (the bedrock_converse dialect sends a cachePoint block).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["default"]
+
+
 class VllmHarmonyMessageAuthor(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -7078,15 +6887,6 @@ class FileSearchToolCall(BaseModel):
     """
 
 
-FunctionAndCustomToolCallOutput = TypeAliasType(
-    "FunctionAndCustomToolCallOutput",
-    Annotated[
-        InputTextContent | InputImageContent | InputFileContent,
-        Field(discriminator="type"),
-    ],
-)
-
-
 class FunctionToolCall(BaseModel):
     """
     A tool call to run a function. See the
@@ -7135,82 +6935,6 @@ class FunctionToolCall(BaseModel):
     `incomplete`. Populated when items are returned via API.
 
     """
-
-
-class FunctionToolCallOutput(BaseModel):
-    """
-    The output of a function tool call.
-
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    id: str | None = None
-    """
-    The unique ID of the function tool call output. Populated when this item
-    is returned via API.
-
-    """
-    type: Literal["function_call_output"]
-    """
-    The type of the function tool call output. Always `function_call_output`.
-
-    """
-    call_id: str | None = None
-    """
-    The unique ID of the function tool call generated by the model.
-
-    """
-    name: str | None = None
-    """
-    The name of the tool that produced the output.
-
-    """
-    namespace: str | None = None
-    """
-    The namespace of the tool that produced the output.
-
-    """
-    caller: ToolCallCallerParam | None = None
-    output: str | list[FunctionAndCustomToolCallOutput]
-    """
-    The output from the function call generated by your code.
-    Can be a string or an list of output content.
-    - A string of the output of the function call.
-    - Text, image, or file output of the function call.
-    """
-    status: Literal["in_progress", "completed", "incomplete"] | None = None
-    """
-    The status of the item. One of `in_progress`, `completed`, or
-    `incomplete`. Populated when items are returned via API.
-
-    """
-
-
-class FunctionToolCallOutputResource(FunctionToolCallOutput):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    id: str
-    """
-    The unique ID of the function call tool output.
-
-    """
-    status: FunctionCallOutputStatusEnum
-    """
-    The status of the item. One of `in_progress`, `completed`, or
-    `incomplete`. Populated when items are returned via API.
-
-    """
-    created_by: str | None = None
-    """
-    The identifier of the actor that created the item.
-
-    """
-    type: Literal["function_call_output"]
 
 
 class FunctionToolCallResource(FunctionToolCall):
@@ -7321,26 +7045,6 @@ class ImageGenTool(BaseModel):
     Whether to generate a new image or edit an existing image. Default: `auto`.
 
     """
-
-
-InputContent = TypeAliasType(
-    "InputContent",
-    Annotated[
-        InputTextContent | InputImageContent | InputFileContent,
-        Field(discriminator="type"),
-    ],
-)
-
-
-InputMessageContentList = TypeAliasType(
-    "InputMessageContentList",
-    Annotated[list[InputContent], Field(title="Input item content list")],
-)
-"""
-A list of one or many input items to the model, containing different content 
-types.
-
-"""
 
 
 class LocalShellToolCall(BaseModel):
@@ -7637,21 +7341,6 @@ class ModelResponseProperties(BaseModel):
     """
 
 
-OutputContent = TypeAliasType(
-    "OutputContent",
-    Annotated[
-        OutputTextContent | RefusalContent | ReasoningTextContent,
-        Field(discriminator="type"),
-    ],
-)
-
-
-OutputMessageContent = TypeAliasType(
-    "OutputMessageContent",
-    Annotated[OutputTextContent | RefusalContent, Field(discriminator="type")],
-)
-
-
 class Reasoning(BaseModel):
     """
     **gpt-5 and o-series models only**
@@ -7698,6 +7387,18 @@ class Reasoning(BaseModel):
     A summary of the reasoning performed by the model. This can be
     useful for debugging and understanding the model's reasoning process.
     One of `auto`, `concise`, or `detailed`.
+    """
+    enabled: bool | None = None
+    """
+    OpenRouter: turn reasoning on with the provider's default effort.
+    """
+    max_tokens: int | None = None
+    """
+    OpenRouter: a reasoning token budget (Anthropic- and Gemini-style models).
+    """
+    exclude: bool | None = None
+    """
+    OpenRouter: reason, but leave the reasoning out of the reply.
     """
 
 
@@ -7750,86 +7451,6 @@ class ReasoningItem(BaseModel):
     """
     The status of the item. One of `in_progress`, `completed`, or
     `incomplete`. Populated when items are returned via API.
-
-    """
-
-
-class ResponseContentPartAddedEvent(BaseModel):
-    """
-    Emitted when a new content part is added.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["response.content_part.added"]
-    """
-    The type of the event. Always `response.content_part.added`.
-
-    """
-    item_id: str
-    """
-    The ID of the output item that the content part was added to.
-
-    """
-    output_index: int
-    """
-    The index of the output item that the content part was added to.
-
-    """
-    content_index: int
-    """
-    The index of the content part that was added.
-
-    """
-    part: OutputContent
-    """
-    The content part that was added.
-
-    """
-    sequence_number: int | None = None
-    """
-    The sequence number of this event.
-    """
-
-
-class ResponseContentPartDoneEvent(BaseModel):
-    """
-    Emitted when a content part is done.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["response.content_part.done"]
-    """
-    The type of the event. Always `response.content_part.done`.
-
-    """
-    item_id: str
-    """
-    The ID of the output item that the content part was added to.
-
-    """
-    output_index: int
-    """
-    The index of the output item that the content part was added to.
-
-    """
-    content_index: int
-    """
-    The index of the content part that is done.
-
-    """
-    sequence_number: int | None = None
-    """
-    The sequence number of this event.
-    """
-    part: OutputContent
-    """
-    The content part that is done.
 
     """
 
@@ -7934,17 +7555,6 @@ class ResponseOutputTextAnnotationAddedEvent(BaseModel):
     """
 
 
-ResponsePromptVariables = TypeAliasType(
-    "ResponsePromptVariables",
-    dict[str, str | InputTextContent | InputImageContent | InputFileContent] | None,
-)
-"""
-- Optional map of values to substitute in for variables in your
-prompt. The substitution values can either be strings, or other
-Response input types like images or files.
-"""
-
-
 TextResponseFormatConfiguration = TypeAliasType(
     "TextResponseFormatConfiguration",
     Annotated[
@@ -7988,6 +7598,215 @@ a response. See the `tools` parameter to see how to specify which tools
 the model can call.
 
 """
+
+
+class InputTextContent(BaseModel):
+    """
+    A text input to the model.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["input_text"]
+    """
+    The type of the input item. Always `input_text`.
+    """
+    text: str
+    """
+    The text input to the model.
+    """
+    prompt_cache_breakpoint: PromptCacheBreakpointConfig | None = None
+    cache_point: BedrockCachePoint | None = None
+
+
+class OutputTextContent(BaseModel):
+    """
+    A text output from the model.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["output_text"]
+    """
+    The type of the output text. Always `output_text`.
+    """
+    text: str
+    """
+    The text output from the model.
+    """
+    annotations: list[Annotation] | None = None
+    """
+    The annotations of the text output.
+    """
+    logprobs: list[LogProb] | None = None
+    cache_point: BedrockCachePoint | None = None
+
+
+class InputImageContent(BaseModel):
+    """
+    An image input to the model. Learn about [image inputs](/docs/guides/vision).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["input_image"]
+    """
+    The type of the input item. Always `input_image`.
+    """
+    image_url: str | None = None
+    """
+    - The URL of the image to be sent to the model. A fully qualified URL or base64 encoded image in a data URL.
+    """
+    file_id: str | None = None
+    """
+    - The ID of the file to be sent to the model.
+    """
+    detail: ImageDetail
+    """
+    The detail level of the image to be sent to the model. One of `high`, `low`, `auto`, or `original`. Defaults to `auto`.
+    """
+    prompt_cache_breakpoint: PromptCacheBreakpointConfig | None = None
+    cache_point: BedrockCachePoint | None = None
+
+
+class InputFileContent(BaseModel):
+    """
+    A file input to the model.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["input_file"]
+    """
+    The type of the input item. Always `input_file`.
+    """
+    file_id: str | None = None
+    """
+    - The ID of the file to be sent to the model.
+    """
+    filename: str | None = None
+    """
+    The name of the file to be sent to the model.
+    """
+    file_data: str | None = None
+    """
+    The content of the file to be sent to the model.
+
+    """
+    prompt_cache_breakpoint: PromptCacheBreakpointConfig | None = None
+    file_url: str | None = None
+    """
+    The URL of the file to be sent to the model.
+    """
+    detail: FileInputDetail | None = None
+    """
+    The detail level of the file to be sent to the model. Use `auto` to let the system select the detail level; for GPT-5.6 and later models, `auto` uses high-quality rendering, which may increase input token usage. Use `low` for lower-cost rendering, or `high` to render the file at higher quality. Defaults to `auto`.
+    """
+    cache_point: BedrockCachePoint | None = None
+
+
+MessageContent = TypeAliasType(
+    "MessageContent",
+    Annotated[
+        InputTextContent
+        | OutputTextContent
+        | TextContent
+        | SummaryTextContent
+        | ReasoningTextContent
+        | RefusalContent
+        | InputImageContent
+        | ComputerScreenshotContent
+        | InputFileContent,
+        Field(discriminator="type"),
+    ],
+)
+"""
+A content part that makes up an input or output item.
+"""
+
+
+class Message(BaseModel):
+    """
+    A message to or from the model.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["message"]
+    """
+    The type of the message. Always set to `message`.
+    """
+    id: str
+    """
+    The unique ID of the message.
+    """
+    status: MessageStatus
+    """
+    The status of item. One of `in_progress`, `completed`, or `incomplete`. Populated when items are returned via API.
+    """
+    role: MessageRole
+    """
+    The role of the message. One of `unknown`, `user`, `assistant`, `system`, `critic`, `discriminator`, `developer`, or `tool`.
+    """
+    content: list[MessageContent]
+    """
+    The content of the message
+    """
+    phase: MessagePhase | None = None
+
+
+class FunctionTool(BaseModel):
+    """
+    Defines a function in your own code the model can choose to call. Learn more about [function calling](https://platform.openai.com/docs/guides/function-calling).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["function"]
+    """
+    The type of the function tool. Always `function`.
+    """
+    name: str
+    """
+    The name of the function to call.
+    """
+    description: str | None = None
+    """
+    - A description of the function. Used by the model to determine whether or not to call the function.
+    """
+    parameters: dict[str, Any] | None
+    """
+    - A JSON schema object describing the parameters of the function.
+    """
+    output_schema: dict[str, Any] | None = None
+    """
+    - A JSON schema object describing the JSON value encoded in string outputs for this function.
+    """
+    strict: bool | None
+    """
+    - Whether strict parameter validation is enforced for this function tool.
+    """
+    defer_loading: bool | None = None
+    """
+    Whether this function is deferred and loaded via tool search.
+    """
+    allowed_callers: list[CallableToolAllowedCaller] | None = None
+    """
+    - The tool invocation context(s).
+    """
+    cache_point: BedrockCachePoint | None = None
 
 
 Filters = TypeAliasType(
@@ -8319,36 +8138,6 @@ A piece of message content, such as text, an image, or a file.
 """
 
 
-class WebSocketResponseContentPartAddedEvent(ResponseContentPartAddedEvent):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    stream_id: str | None = None
-    """
-    The WebSocket lane that emitted this event. This field is present
-    when the originating `response.create` event supplied a
-    `stream_id`.
-
-    """
-    type: Literal["response.content_part.added"]
-
-
-class WebSocketResponseContentPartDoneEvent(ResponseContentPartDoneEvent):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    stream_id: str | None = None
-    """
-    The WebSocket lane that emitted this event. This field is present
-    when the originating `response.create` event supplied a
-    `stream_id`.
-
-    """
-    type: Literal["response.content_part.done"]
-
-
 class WebSocketResponseOutputTextAnnotationAddedEvent(
     ResponseOutputTextAnnotationAddedEvent
 ):
@@ -8382,9 +8171,18 @@ ContextManagement = TypeAliasType(
 """
 
 
-class CustomToolCallOutput(BaseModel):
+FunctionAndCustomToolCallOutput = TypeAliasType(
+    "FunctionAndCustomToolCallOutput",
+    Annotated[
+        InputTextContent | InputImageContent | InputFileContent,
+        Field(discriminator="type"),
+    ],
+)
+
+
+class FunctionToolCallOutput(BaseModel):
     """
-    The output of a custom tool call from your code, being sent back to the model.
+    The output of a function tool call.
 
     """
 
@@ -8392,39 +8190,56 @@ class CustomToolCallOutput(BaseModel):
         extra="allow",
         populate_by_name=True,
     )
-    type: Literal["custom_tool_call_output"]
-    """
-    The type of the custom tool call output. Always `custom_tool_call_output`.
-
-    """
     id: str | None = None
     """
-    The unique ID of the custom tool call output in the OpenAI platform.
+    The unique ID of the function tool call output. Populated when this item
+    is returned via API.
 
     """
-    call_id: str
+    type: Literal["function_call_output"]
     """
-    The call ID, used to map this custom tool call output to a custom tool call.
+    The type of the function tool call output. Always `function_call_output`.
+
+    """
+    call_id: str | None = None
+    """
+    The unique ID of the function tool call generated by the model.
+
+    """
+    name: str | None = None
+    """
+    The name of the tool that produced the output.
+
+    """
+    namespace: str | None = None
+    """
+    The namespace of the tool that produced the output.
 
     """
     caller: ToolCallCallerParam | None = None
     output: str | list[FunctionAndCustomToolCallOutput]
     """
-    The output from the custom tool call generated by your code.
+    The output from the function call generated by your code.
     Can be a string or an list of output content.
-    - A string of the output of the custom tool call.
-    - Text, image, or file output of the custom tool call.
+    - A string of the output of the function call.
+    - Text, image, or file output of the function call.
+    """
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+    """
+    The status of the item. One of `in_progress`, `completed`, or
+    `incomplete`. Populated when items are returned via API.
+
     """
 
 
-class CustomToolCallOutputResource(CustomToolCallOutput):
+class FunctionToolCallOutputResource(FunctionToolCallOutput):
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
     )
     id: str
     """
-    The unique ID of the custom tool call output item.
+    The unique ID of the function call tool output.
 
     """
     status: FunctionCallOutputStatusEnum
@@ -8438,89 +8253,27 @@ class CustomToolCallOutputResource(CustomToolCallOutput):
     The identifier of the actor that created the item.
 
     """
-    type: Literal["custom_tool_call_output"]
+    type: Literal["function_call_output"]
 
 
-class EasyInputMessage(BaseModel):
-    """
-    A message input to the model with a role indicating instruction following
-    hierarchy. Instructions given with the `developer` or `system` role take
-    precedence over instructions given with the `user` role. Messages with the
-    `assistant` role are presumed to have been generated by the model in previous
-    interactions.
-
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    role: Literal["user", "assistant", "system", "developer"]
-    """
-    The role of the message input. One of `user`, `assistant`, `system`, or
-    `developer`.
-
-    """
-    content: str | InputMessageContentList
-    """
-    Text, image, or audio input to the model, used to generate a response.
-    Can also contain previous assistant responses.
-    - A text input to the model.
-    """
-    phase: MessagePhase | None = None
-    type: Literal["message"] | None = None
-    """
-    The type of the message input. Always `message`.
-
-    """
+InputContent = TypeAliasType(
+    "InputContent",
+    Annotated[
+        InputTextContent | InputImageContent | InputFileContent,
+        Field(discriminator="type"),
+    ],
+)
 
 
-class InputMessage(BaseModel):
-    """
-    A message input to the model with a role indicating instruction following
-    hierarchy. Instructions given with the `developer` or `system` role take
-    precedence over instructions given with the `user` role.
+InputMessageContentList = TypeAliasType(
+    "InputMessageContentList",
+    Annotated[list[InputContent], Field(title="Input item content list")],
+)
+"""
+A list of one or many input items to the model, containing different content 
+types.
 
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["message"] | None = None
-    """
-    The type of the message input. Always set to `message`.
-
-    """
-    role: Literal["user", "system", "developer"]
-    """
-    The role of the message input. One of `user`, `system`, or `developer`.
-
-    """
-    status: Literal["in_progress", "completed", "incomplete"] | None = None
-    """
-    The status of item. One of `in_progress`, `completed`, or
-    `incomplete`. Populated when items are returned via API.
-
-    """
-    content: InputMessageContentList
-
-
-class InputMessageResource(InputMessage):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    id: str
-    """
-    The unique ID of the message input.
-
-    """
-    type: Literal["message"]
-    """
-    The type of the message input. Always set to `message`.
-
-    """
+"""
 
 
 class MCPToolCall(BaseModel):
@@ -8584,70 +8337,109 @@ Model ID used to generate the response, like `gpt-5` or `o3`. OpenAI offers a wi
 """
 
 
-class OutputMessage(BaseModel):
-    """
-    An output message from the model.
-
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    id: str
-    """
-    The unique ID of the output message.
-
-    """
-    type: Literal["message"]
-    """
-    The type of the output message. Always `message`.
-
-    """
-    role: Literal["assistant"]
-    """
-    The role of the output message. Always `assistant`.
-
-    """
-    content: list[OutputMessageContent]
-    """
-    The content of the output message.
-
-    """
-    phase: MessagePhase | None = None
-    status: Literal["in_progress", "completed", "incomplete"]
-    """
-    The status of the message input. One of `in_progress`, `completed`, or
-    `incomplete`. Populated when input items are returned via API.
-
-    """
+OutputContent = TypeAliasType(
+    "OutputContent",
+    Annotated[
+        OutputTextContent | RefusalContent | ReasoningTextContent,
+        Field(discriminator="type"),
+    ],
+)
 
 
-class PromptPrompt(BaseModel):
+OutputMessageContent = TypeAliasType(
+    "OutputMessageContent",
+    Annotated[OutputTextContent | RefusalContent, Field(discriminator="type")],
+)
+
+
+class ResponseContentPartAddedEvent(BaseModel):
     """
-    - Reference to a prompt template and its variables.
-    [Learn more](/docs/guides/text?api-mode=responses#reusable-prompts).
+    Emitted when a new content part is added.
     """
 
     model_config = ConfigDict(
         extra="allow",
         populate_by_name=True,
     )
-    id: str
+    type: Literal["response.content_part.added"]
     """
-    The unique identifier of the prompt template to use.
+    The type of the event. Always `response.content_part.added`.
+
     """
-    version: str | None = None
+    item_id: str
     """
-    - Optional version of the prompt template.
+    The ID of the output item that the content part was added to.
+
     """
-    variables: ResponsePromptVariables | None = None
+    output_index: int
+    """
+    The index of the output item that the content part was added to.
+
+    """
+    content_index: int
+    """
+    The index of the content part that was added.
+
+    """
+    part: OutputContent
+    """
+    The content part that was added.
+
+    """
+    sequence_number: int | None = None
+    """
+    The sequence number of this event.
+    """
 
 
-Prompt = TypeAliasType("Prompt", PromptPrompt | None)
+class ResponseContentPartDoneEvent(BaseModel):
+    """
+    Emitted when a content part is done.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["response.content_part.done"]
+    """
+    The type of the event. Always `response.content_part.done`.
+
+    """
+    item_id: str
+    """
+    The ID of the output item that the content part was added to.
+
+    """
+    output_index: int
+    """
+    The index of the output item that the content part was added to.
+
+    """
+    content_index: int
+    """
+    The index of the content part that is done.
+
+    """
+    sequence_number: int | None = None
+    """
+    The sequence number of this event.
+    """
+    part: OutputContent
+    """
+    The content part that is done.
+
+    """
+
+
+ResponsePromptVariables = TypeAliasType(
+    "ResponsePromptVariables",
+    dict[str, str | InputTextContent | InputImageContent | InputFileContent] | None,
+)
 """
-- Reference to a prompt template and its variables.
-[Learn more](/docs/guides/text?api-mode=responses#reusable-prompts).
+- Optional map of values to substitute in for variables in your
+prompt. The substitution values can either be strings, or other
+Response input types like images or files.
 """
 
 
@@ -8867,6 +8659,278 @@ class AdditionalToolsItemParam(BaseModel):
     """
     A list of additional tools made available at this item.
     """
+
+
+class WebSocketResponseContentPartAddedEvent(ResponseContentPartAddedEvent):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    stream_id: str | None = None
+    """
+    The WebSocket lane that emitted this event. This field is present
+    when the originating `response.create` event supplied a
+    `stream_id`.
+
+    """
+    type: Literal["response.content_part.added"]
+
+
+class WebSocketResponseContentPartDoneEvent(ResponseContentPartDoneEvent):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    stream_id: str | None = None
+    """
+    The WebSocket lane that emitted this event. This field is present
+    when the originating `response.create` event supplied a
+    `stream_id`.
+
+    """
+    type: Literal["response.content_part.done"]
+
+
+class CustomToolCallOutput(BaseModel):
+    """
+    The output of a custom tool call from your code, being sent back to the model.
+
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["custom_tool_call_output"]
+    """
+    The type of the custom tool call output. Always `custom_tool_call_output`.
+
+    """
+    id: str | None = None
+    """
+    The unique ID of the custom tool call output in the OpenAI platform.
+
+    """
+    call_id: str
+    """
+    The call ID, used to map this custom tool call output to a custom tool call.
+
+    """
+    caller: ToolCallCallerParam | None = None
+    output: str | list[FunctionAndCustomToolCallOutput]
+    """
+    The output from the custom tool call generated by your code.
+    Can be a string or an list of output content.
+    - A string of the output of the custom tool call.
+    - Text, image, or file output of the custom tool call.
+    """
+
+
+class CustomToolCallOutputResource(CustomToolCallOutput):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    id: str
+    """
+    The unique ID of the custom tool call output item.
+
+    """
+    status: FunctionCallOutputStatusEnum
+    """
+    The status of the item. One of `in_progress`, `completed`, or
+    `incomplete`. Populated when items are returned via API.
+
+    """
+    created_by: str | None = None
+    """
+    The identifier of the actor that created the item.
+
+    """
+    type: Literal["custom_tool_call_output"]
+
+
+class EasyInputMessage(BaseModel):
+    """
+    A message input to the model with a role indicating instruction following
+    hierarchy. Instructions given with the `developer` or `system` role take
+    precedence over instructions given with the `user` role. Messages with the
+    `assistant` role are presumed to have been generated by the model in previous
+    interactions.
+
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    role: Literal["user", "assistant", "system", "developer"]
+    """
+    The role of the message input. One of `user`, `assistant`, `system`, or
+    `developer`.
+
+    """
+    content: str | InputMessageContentList
+    """
+    Text, image, or audio input to the model, used to generate a response.
+    Can also contain previous assistant responses.
+    - A text input to the model.
+    """
+    phase: MessagePhase | None = None
+    type: Literal["message"] | None = None
+    """
+    The type of the message input. Always `message`.
+
+    """
+
+
+class InputMessage(BaseModel):
+    """
+    A message input to the model with a role indicating instruction following
+    hierarchy. Instructions given with the `developer` or `system` role take
+    precedence over instructions given with the `user` role.
+
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["message"] | None = None
+    """
+    The type of the message input. Always set to `message`.
+
+    """
+    role: Literal["user", "system", "developer"]
+    """
+    The role of the message input. One of `user`, `system`, or `developer`.
+
+    """
+    status: Literal["in_progress", "completed", "incomplete"] | None = None
+    """
+    The status of item. One of `in_progress`, `completed`, or
+    `incomplete`. Populated when items are returned via API.
+
+    """
+    content: InputMessageContentList
+
+
+class InputMessageResource(InputMessage):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    id: str
+    """
+    The unique ID of the message input.
+
+    """
+    type: Literal["message"]
+    """
+    The type of the message input. Always set to `message`.
+
+    """
+
+
+class OutputMessage(BaseModel):
+    """
+    An output message from the model.
+
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    id: str
+    """
+    The unique ID of the output message.
+
+    """
+    type: Literal["message"]
+    """
+    The type of the output message. Always `message`.
+
+    """
+    role: Literal["assistant"]
+    """
+    The role of the output message. Always `assistant`.
+
+    """
+    content: list[OutputMessageContent]
+    """
+    The content of the output message.
+
+    """
+    phase: MessagePhase | None = None
+    status: Literal["in_progress", "completed", "incomplete"]
+    """
+    The status of the message input. One of `in_progress`, `completed`, or
+    `incomplete`. Populated when input items are returned via API.
+
+    """
+
+
+class PromptPrompt(BaseModel):
+    """
+    - Reference to a prompt template and its variables.
+    [Learn more](/docs/guides/text?api-mode=responses#reusable-prompts).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    id: str
+    """
+    The unique identifier of the prompt template to use.
+    """
+    version: str | None = None
+    """
+    - Optional version of the prompt template.
+    """
+    variables: ResponsePromptVariables | None = None
+
+
+Prompt = TypeAliasType("Prompt", PromptPrompt | None)
+"""
+- Reference to a prompt template and its variables.
+[Learn more](/docs/guides/text?api-mode=responses#reusable-prompts).
+"""
+
+
+class ResponseProperties(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    previous_response_id: str | None = None
+    """
+    - The unique ID of the previous response to the model. Use this to
+    create multi-turn conversations. Learn more about
+    [conversation state](/docs/guides/conversation-state). Cannot be used in conjunction with `conversation`.
+    """
+    model: ModelIdsResponses | None = None
+    """
+    Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI
+    offers a wide range of models with different capabilities, performance
+    characteristics, and price points. Refer to the [model guide](/docs/models)
+    to browse and compare available models.
+
+    """
+    background: bool | None = None
+    """
+    - Whether to run the model response in the background.
+    [Learn more](/docs/guides/background).
+    """
+    max_tool_calls: int | None = None
+    """
+    - The maximum number of total calls to built-in tools that can be processed in a response. This maximum number applies across all built-in tool calls, not per individual tool. Any further attempts to call a tool by the model will be ignored.
+    """
+    text: ResponseTextParam | None = None
+    tools: ToolsArray | None = None
+    tool_choice: ToolChoiceParam | None = None
+    prompt: Prompt | None = None
 
 
 ItemField = TypeAliasType(
@@ -9169,327 +9233,6 @@ OutputItem = TypeAliasType(
 )
 
 
-class ResponseItemList(BaseModel):
-    """
-    A list of Response items.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    object: Literal["list"]
-    """
-    The type of object returned, must be `list`.
-    """
-    data: list[ItemResource]
-    """
-    A list of items used to generate this response.
-    """
-    has_more: bool
-    """
-    Whether there are more items available.
-    """
-    first_id: str
-    """
-    The ID of the first item in the list.
-    """
-    last_id: str
-    """
-    The ID of the last item in the list.
-    """
-
-
-class ResponseOutputItemAddedEvent(BaseModel):
-    """
-    Emitted when a new output item is added.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["response.output_item.added"]
-    """
-    The type of the event. Always `response.output_item.added`.
-
-    """
-    output_index: int
-    """
-    The index of the output item that was added.
-
-    """
-    sequence_number: int | None = None
-    """
-    The sequence number of this event.
-
-    """
-    item: OutputItem
-    """
-    The output item that was added. For reasoning items, `encrypted_content`
-    may be incomplete while the item is in progress. Use the reasoning item
-    from the corresponding `response.output_item.done` event when passing it
-    as input to a subsequent request.
-
-    """
-
-
-class ResponseOutputItemDoneEvent(BaseModel):
-    """
-    Emitted when an output item is marked done.
-    """
-
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    type: Literal["response.output_item.done"]
-    """
-    The type of the event. Always `response.output_item.done`.
-
-    """
-    output_index: int
-    """
-    The index of the output item that was marked done.
-
-    """
-    sequence_number: int | None = None
-    """
-    The sequence number of this event.
-
-    """
-    item: OutputItem
-    """
-    The output item that was marked done.
-
-    """
-
-
-class ResponseProperties(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    previous_response_id: str | None = None
-    """
-    - The unique ID of the previous response to the model. Use this to
-    create multi-turn conversations. Learn more about
-    [conversation state](/docs/guides/conversation-state). Cannot be used in conjunction with `conversation`.
-    """
-    model: ModelIdsResponses | None = None
-    """
-    Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI
-    offers a wide range of models with different capabilities, performance
-    characteristics, and price points. Refer to the [model guide](/docs/models)
-    to browse and compare available models.
-
-    """
-    background: bool | None = None
-    """
-    - Whether to run the model response in the background.
-    [Learn more](/docs/guides/background).
-    """
-    max_tool_calls: int | None = None
-    """
-    - The maximum number of total calls to built-in tools that can be processed in a response. This maximum number applies across all built-in tool calls, not per individual tool. Any further attempts to call a tool by the model will be ignored.
-    """
-    text: ResponseTextParam | None = None
-    tools: ToolsArray | None = None
-    tool_choice: ToolChoiceParam | None = None
-    prompt: Prompt | None = None
-
-
-CreateConversationBodyItems = TypeAliasType(
-    "CreateConversationBodyItems", Annotated[list[InputItem], Field(max_length=20)]
-)
-"""
-- Initial items to include in the conversation context. You may add up to 20 items at a time.
-"""
-
-
-class CreateConversationBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    metadata: Metadata | None = None
-    items: CreateConversationBodyItems | None = None
-    """
-    - Initial items to include in the conversation context. You may add up to 20 items at a time.
-    """
-
-
-class TokenCountsBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    model: str | None = None
-    """
-    - Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI offers a wide range of models with different capabilities, performance characteristics, and price points. Refer to the [model guide](/docs/models) to browse and compare available models.
-    """
-    input: TokenCountsBodyInput | list[InputItem] | None = None
-    """
-    - Text, image, or file inputs to the model, used to generate a response
-    """
-    previous_response_id: str | None = None
-    """
-    - The unique ID of the previous response to the model. Use this to create multi-turn conversations. Learn more about [conversation state](/docs/guides/conversation-state). Cannot be used in conjunction with `conversation`.
-    """
-    tools: list[Tool] | None = None
-    """
-    - An array of tools the model may call while generating a response. You can specify which tool to use by setting the `tool_choice` parameter.
-    """
-    text: ResponseTextParam | None = None
-    reasoning: Reasoning | None = None
-    truncation: Annotated[TruncationEnum | None, Field(deprecated=True)] = None
-    """
-    The truncation strategy to use for the model response. - `auto`: If the input to this Response exceeds the model's context window size, the model will truncate the response to fit the context window by dropping items from the beginning of the conversation. - `disabled` (default): If the input size will exceed the context window size for a model, the request will fail with a 400 error.
-    """
-    instructions: str | None = None
-    """
-    - A system (or developer) message inserted into the model's context.
-    When used along with `previous_response_id`, the instructions from a previous response will not be carried over to the next response. This makes it simple to swap out system (or developer) messages in new responses.
-    """
-    personality: PersonalityEnum | None = None
-    """
-    A model-owned style preset to apply to this request. Omit this parameter to use the model's default style. Supported values may expand over time. Values must be at most 64 characters.
-    """
-    conversation: ConversationParam | None = None
-    tool_choice: ToolChoiceParam | None = None
-    parallel_tool_calls: bool | None = None
-    """
-    - Whether to allow the model to run tool calls in parallel.
-    """
-
-
-class CompactResponseMethodPublicBody(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    model: ModelIdsCompaction
-    input: CompactResponseMethodPublicBodyInput | list[InputItem] | None = None
-    """
-    - Text, image, or file inputs to the model, used to generate a response
-    """
-    previous_response_id: str | None = None
-    """
-    - The unique ID of the previous response to the model. Use this to create multi-turn conversations. Learn more about [conversation state](/docs/guides/conversation-state). Cannot be used in conjunction with `conversation`.
-    """
-    instructions: str | None = None
-    """
-    - A system (or developer) message inserted into the model's context.
-    When used along with `previous_response_id`, the instructions from a previous response will not be carried over to the next response. This makes it simple to swap out system (or developer) messages in new responses.
-    """
-    prompt_cache_key: CompactResponseMethodPublicBodyPromptCacheKeyText | None = None
-    """
-    - A key to use when reading from or writing to the prompt cache.
-    """
-    prompt_cache_retention: PromptCacheRetentionEnum | None = None
-    prompt_cache_options: PromptCacheOptionsParam | None = None
-    service_tier: ServiceTierEnum | None = None
-
-
-class WebSocketResponseOutputItemAddedEvent(ResponseOutputItemAddedEvent):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    stream_id: str | None = None
-    """
-    The WebSocket lane that emitted this event. This field is present
-    when the originating `response.create` event supplied a
-    `stream_id`.
-
-    """
-    type: Literal["response.output_item.added"]
-
-
-class WebSocketResponseOutputItemDoneEvent(ResponseOutputItemDoneEvent):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    stream_id: str | None = None
-    """
-    The WebSocket lane that emitted this event. This field is present
-    when the originating `response.create` event supplied a
-    `stream_id`.
-
-    """
-    type: Literal["response.output_item.done"]
-
-
-class CreateResponse(
-    CreateModelResponseProperties, ResponseProperties, VllmCreateResponseExtras
-):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-    )
-    service_tier: ServiceTierResponses | None = None
-    truncation: Annotated[
-        Literal["auto", "disabled"] | None, Field(deprecated=True)
-    ] = None
-    """
-    - The truncation strategy to use for the model response.
-    - `auto`: If the input to this Response exceeds
-      the model's context window size, the model will truncate the
-      response to fit the context window by dropping items from the beginning of the conversation.
-    - `disabled` (default): If the input size will exceed the context window
-      size for a model, the request will fail with a 400 error.
-    """
-    reasoning: Reasoning | None = None
-    input: InputParam | None = None
-    include: list[IncludeEnum] | None = None
-    """
-    - Specify additional output data to include in the model response. Currently supported values are:
-    - `web_search_call.action.sources`: Include the sources of the web search tool call.
-    - `code_interpreter_call.outputs`: Includes the outputs of python code execution in code interpreter tool call items.
-    - `computer_call_output.output.image_url`: Include image urls from the computer call output.
-    - `file_search_call.results`: Include the search results of the file search tool call.
-    - `message.input_image.image_url`: Include image urls from the input message.
-    - `message.output_text.logprobs`: Include logprobs with assistant messages.
-    - `reasoning.encrypted_content`: Includes an encrypted version of reasoning tokens in reasoning item outputs. This enables reasoning items to be used in multi-turn conversations when using the Responses API statelessly (like when the `store` parameter is set to `false`, or when an organization is enrolled in the zero data retention program).
-    """
-    parallel_tool_calls: bool | None = None
-    """
-    - Whether to allow the model to run tool calls in parallel.
-    """
-    store: bool | None = None
-    """
-    - Whether to store the generated model response for later retrieval via
-    API.
-    """
-    instructions: str | None = None
-    """
-    - A system (or developer) message inserted into the model's context.
-
-    When using along with `previous_response_id`, the instructions from a previous
-    response will not be carried over to the next response. This makes it simple
-    to swap out system (or developer) messages in new responses.
-    """
-    moderation: ModerationParam | None = None
-    stream: bool | None = None
-    """
-    - If set to true, the model response data will be streamed to the client
-    as it is generated using [server-sent events](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#Event_stream_format).
-    See the [Streaming section below](/docs/api-reference/responses-streaming)
-    for more information.
-    """
-    stream_options: ResponseStreamOptions | None = None
-    conversation: ConversationParam | None = None
-    context_management: ContextManagement | None = None
-    """
-    - Context management configuration for this request.
-    """
-    max_output_tokens: CreateResponseMaxOutputTokensInteger | None = None
-    """
-    - An upper bound for the number of tokens that can be generated for a response, including visible output tokens and [reasoning tokens](/docs/guides/reasoning).
-    """
-
-
 class Response(ModelResponseProperties, ResponseProperties):
     model_config = ConfigDict(
         extra="allow",
@@ -9575,7 +9318,7 @@ class Response(ModelResponseProperties, ResponseProperties):
     """
     - An upper bound for the number of tokens that can be generated for a response, including visible output tokens and [reasoning tokens](/docs/guides/reasoning).
     """
-    output_text: str = ""
+    output_text: str = Field(default="", exclude=True)
     """
     The text of every output_text part of the output's assistant messages, joined (openai-python's convenience property; filled by the router on every response it returns).
     """
@@ -9709,6 +9452,102 @@ class ResponseIncompleteEvent(BaseModel):
     """
 
 
+class ResponseItemList(BaseModel):
+    """
+    A list of Response items.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    object: Literal["list"]
+    """
+    The type of object returned, must be `list`.
+    """
+    data: list[ItemResource]
+    """
+    A list of items used to generate this response.
+    """
+    has_more: bool
+    """
+    Whether there are more items available.
+    """
+    first_id: str
+    """
+    The ID of the first item in the list.
+    """
+    last_id: str
+    """
+    The ID of the last item in the list.
+    """
+
+
+class ResponseOutputItemAddedEvent(BaseModel):
+    """
+    Emitted when a new output item is added.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["response.output_item.added"]
+    """
+    The type of the event. Always `response.output_item.added`.
+
+    """
+    output_index: int
+    """
+    The index of the output item that was added.
+
+    """
+    sequence_number: int | None = None
+    """
+    The sequence number of this event.
+
+    """
+    item: OutputItem
+    """
+    The output item that was added. For reasoning items, `encrypted_content`
+    may be incomplete while the item is in progress. Use the reasoning item
+    from the corresponding `response.output_item.done` event when passing it
+    as input to a subsequent request.
+
+    """
+
+
+class ResponseOutputItemDoneEvent(BaseModel):
+    """
+    Emitted when an output item is marked done.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    type: Literal["response.output_item.done"]
+    """
+    The type of the event. Always `response.output_item.done`.
+
+    """
+    output_index: int
+    """
+    The index of the output item that was marked done.
+
+    """
+    sequence_number: int | None = None
+    """
+    The sequence number of this event.
+
+    """
+    item: OutputItem
+    """
+    The output item that was marked done.
+
+    """
+
+
 class ResponseQueuedEvent(BaseModel):
     """
     Emitted when a response is queued and waiting to be processed.
@@ -9804,6 +9643,98 @@ Event emitted while a response is streamed.
 """
 
 
+CreateConversationBodyItems = TypeAliasType(
+    "CreateConversationBodyItems", Annotated[list[InputItem], Field(max_length=20)]
+)
+"""
+- Initial items to include in the conversation context. You may add up to 20 items at a time.
+"""
+
+
+class CreateConversationBody(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    metadata: Metadata | None = None
+    items: CreateConversationBodyItems | None = None
+    """
+    - Initial items to include in the conversation context. You may add up to 20 items at a time.
+    """
+
+
+class TokenCountsBody(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    model: str | None = None
+    """
+    - Model ID used to generate the response, like `gpt-4o` or `o3`. OpenAI offers a wide range of models with different capabilities, performance characteristics, and price points. Refer to the [model guide](/docs/models) to browse and compare available models.
+    """
+    input: TokenCountsBodyInput | list[InputItem] | None = None
+    """
+    - Text, image, or file inputs to the model, used to generate a response
+    """
+    previous_response_id: str | None = None
+    """
+    - The unique ID of the previous response to the model. Use this to create multi-turn conversations. Learn more about [conversation state](/docs/guides/conversation-state). Cannot be used in conjunction with `conversation`.
+    """
+    tools: list[Tool] | None = None
+    """
+    - An array of tools the model may call while generating a response. You can specify which tool to use by setting the `tool_choice` parameter.
+    """
+    text: ResponseTextParam | None = None
+    reasoning: Reasoning | None = None
+    truncation: Annotated[TruncationEnum | None, Field(deprecated=True)] = None
+    """
+    The truncation strategy to use for the model response. - `auto`: If the input to this Response exceeds the model's context window size, the model will truncate the response to fit the context window by dropping items from the beginning of the conversation. - `disabled` (default): If the input size will exceed the context window size for a model, the request will fail with a 400 error.
+    """
+    instructions: str | None = None
+    """
+    - A system (or developer) message inserted into the model's context.
+    When used along with `previous_response_id`, the instructions from a previous response will not be carried over to the next response. This makes it simple to swap out system (or developer) messages in new responses.
+    """
+    personality: PersonalityEnum | None = None
+    """
+    A model-owned style preset to apply to this request. Omit this parameter to use the model's default style. Supported values may expand over time. Values must be at most 64 characters.
+    """
+    conversation: ConversationParam | None = None
+    tool_choice: ToolChoiceParam | None = None
+    parallel_tool_calls: bool | None = None
+    """
+    - Whether to allow the model to run tool calls in parallel.
+    """
+
+
+class CompactResponseMethodPublicBody(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    model: ModelIdsCompaction
+    input: CompactResponseMethodPublicBodyInput | list[InputItem] | None = None
+    """
+    - Text, image, or file inputs to the model, used to generate a response
+    """
+    previous_response_id: str | None = None
+    """
+    - The unique ID of the previous response to the model. Use this to create multi-turn conversations. Learn more about [conversation state](/docs/guides/conversation-state). Cannot be used in conjunction with `conversation`.
+    """
+    instructions: str | None = None
+    """
+    - A system (or developer) message inserted into the model's context.
+    When used along with `previous_response_id`, the instructions from a previous response will not be carried over to the next response. This makes it simple to swap out system (or developer) messages in new responses.
+    """
+    prompt_cache_key: CompactResponseMethodPublicBodyPromptCacheKeyText | None = None
+    """
+    - A key to use when reading from or writing to the prompt cache.
+    """
+    prompt_cache_retention: PromptCacheRetentionEnum | None = None
+    prompt_cache_options: PromptCacheOptionsParam | None = None
+    service_tier: ServiceTierEnum | None = None
+
+
 class WebSocketResponseCompletedEvent(ResponseCompletedEvent):
     model_config = ConfigDict(
         extra="allow",
@@ -9879,6 +9810,36 @@ class WebSocketResponseIncompleteEvent(ResponseIncompleteEvent):
     type: Literal["response.incomplete"]
 
 
+class WebSocketResponseOutputItemAddedEvent(ResponseOutputItemAddedEvent):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    stream_id: str | None = None
+    """
+    The WebSocket lane that emitted this event. This field is present
+    when the originating `response.create` event supplied a
+    `stream_id`.
+
+    """
+    type: Literal["response.output_item.added"]
+
+
+class WebSocketResponseOutputItemDoneEvent(ResponseOutputItemDoneEvent):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    stream_id: str | None = None
+    """
+    The WebSocket lane that emitted this event. This field is present
+    when the originating `response.create` event supplied a
+    `stream_id`.
+
+    """
+    type: Literal["response.output_item.done"]
+
+
 class WebSocketResponseQueuedEvent(ResponseQueuedEvent):
     model_config = ConfigDict(
         extra="allow",
@@ -9892,6 +9853,75 @@ class WebSocketResponseQueuedEvent(ResponseQueuedEvent):
 
     """
     type: Literal["response.queued"]
+
+
+class CreateResponse(
+    CreateModelResponseProperties, ResponseProperties, VllmCreateResponseExtras
+):
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+    )
+    service_tier: ServiceTierResponses | None = None
+    truncation: Annotated[
+        Literal["auto", "disabled"] | None, Field(deprecated=True)
+    ] = None
+    """
+    - The truncation strategy to use for the model response.
+    - `auto`: If the input to this Response exceeds
+      the model's context window size, the model will truncate the
+      response to fit the context window by dropping items from the beginning of the conversation.
+    - `disabled` (default): If the input size will exceed the context window
+      size for a model, the request will fail with a 400 error.
+    """
+    reasoning: Reasoning | None = None
+    input: InputParam | None = None
+    include: list[IncludeEnum] | None = None
+    """
+    - Specify additional output data to include in the model response. Currently supported values are:
+    - `web_search_call.action.sources`: Include the sources of the web search tool call.
+    - `code_interpreter_call.outputs`: Includes the outputs of python code execution in code interpreter tool call items.
+    - `computer_call_output.output.image_url`: Include image urls from the computer call output.
+    - `file_search_call.results`: Include the search results of the file search tool call.
+    - `message.input_image.image_url`: Include image urls from the input message.
+    - `message.output_text.logprobs`: Include logprobs with assistant messages.
+    - `reasoning.encrypted_content`: Includes an encrypted version of reasoning tokens in reasoning item outputs. This enables reasoning items to be used in multi-turn conversations when using the Responses API statelessly (like when the `store` parameter is set to `false`, or when an organization is enrolled in the zero data retention program).
+    """
+    parallel_tool_calls: bool | None = None
+    """
+    - Whether to allow the model to run tool calls in parallel.
+    """
+    store: bool | None = None
+    """
+    - Whether to store the generated model response for later retrieval via
+    API.
+    """
+    instructions: str | None = None
+    """
+    - A system (or developer) message inserted into the model's context.
+
+    When using along with `previous_response_id`, the instructions from a previous
+    response will not be carried over to the next response. This makes it simple
+    to swap out system (or developer) messages in new responses.
+    """
+    moderation: ModerationParam | None = None
+    stream: bool | None = None
+    """
+    - If set to true, the model response data will be streamed to the client
+    as it is generated using [server-sent events](https://developer.mozilla.org/en-US/docs/Web/API/Server-sent_events/Using_server-sent_events#Event_stream_format).
+    See the [Streaming section below](/docs/api-reference/responses-streaming)
+    for more information.
+    """
+    stream_options: ResponseStreamOptions | None = None
+    conversation: ConversationParam | None = None
+    context_management: ContextManagement | None = None
+    """
+    - Context management configuration for this request.
+    """
+    max_output_tokens: CreateResponseMaxOutputTokensInteger | None = None
+    """
+    - An upper bound for the number of tokens that can be generated for a response, including visible output tokens and [reasoning tokens](/docs/guides/reasoning).
+    """
 
 
 ResponsesWebSocketStreamEvent = TypeAliasType(

@@ -254,17 +254,30 @@ def build_body(
         body["stream"] = True
     if extra_body:
         body.update({k: _jsonable(v) for k, v in extra_body.items()})
-    wire = to_wire(validate_request(body, provider.name), given_only=True)
+    wire = to_wire(validate_request(body, provider.name, exempt=extra_body or ()), given_only=True)
     mcp = None
     if "tools" in wire and "mcp" not in provider.capabilities.tools:
         from polyresponses.mcp._request import take_mcp_tools
 
         mcp = take_mcp_tools(provider.name, wire, allow_private=mcp_private_addresses)
+    if provider.dialect != "openai_responses":
+        _require_call_ids(provider.name, wire.get("input"))
     policy = apply_tool_policy(provider, wire, hosted_tools)
     check_request(provider, wire, local_state=local_state)
     if provider.mirror_format_as_response_format:
         _mirror_format(wire)
     return wire, policy, mcp
+
+
+def _require_call_ids(provider: str, items: Any) -> None:
+    """A tool output without ``call_id`` (the spec lets OpenAI pair programmatic calls otherwise) cannot be
+    paired with its call on any other wire format: refused, naming the item, before anything is sent."""
+    for index, item in enumerate(items if isinstance(items, list) else ()):
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind in ("function_call_output", "custom_tool_call_output") and not item.get("call_id"):
+            raise InvalidRequestError(
+                provider, f"input[{index}].call_id", f"a {kind} needs the call_id of the call it answers"
+            )
 
 
 def _mirror_format(wire: dict[str, Any]) -> None:

@@ -5,14 +5,49 @@ import); ``RequestOptions`` are per-call transport knobs; ``ResponsesParams`` ar
 of the module-level :func:`polyresponses.responses`, which follows any-llm (``shared/seeds/001``).
 The vLLM/Tzafon request extras are typed here because the ``openai.vllm-lightcone`` spec overlay
 defines them; anything else goes through ``extra_body`` (or ``**kwargs`` of ``responses()``).
+
+What users write is typed by the TypedDicts generated from the spec (``polyresponses.types.params``,
+openai-python's ``*Param`` types), so a misspelt key or literal is a type error; the generated
+models are accepted wherever a dict is, and Python functions wherever a tool is. The types are
+imported for type checkers only: nothing here costs import time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict
 
-__all__ = ["CreateParams", "RequestOptions", "ResponsesParams", "VllmExtras"]
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from polyresponses.generated import openai as models
+    from polyresponses.generated import openai_params as params
+
+__all__ = [
+    "ConversationParam",
+    "CreateParams",
+    "IncludeValue",
+    "InputItemLike",
+    "InputLike",
+    "ReasoningLike",
+    "RequestOptions",
+    "ResponsesParams",
+    "TextLike",
+    "ToolChoiceLike",
+    "ToolLike",
+    "VllmExtras",
+]
+
+InputItemLike: TypeAlias = "params.InputItemParam | models.InputItem | BaseModel"
+"""An input item: the TypedDict a user writes, or a model (ours, or another SDK's pydantic model)."""
+InputLike: TypeAlias = "str | Sequence[InputItemLike]"
+ToolLike: TypeAlias = "params.ToolParam | models.Tool | BaseModel | Callable[..., Any]"
+"""A tool: its TypedDict, a model, or a Python function (it becomes a strict function tool)."""
+ToolChoiceLike: TypeAlias = "params.ToolChoiceParamParam | models.ToolChoiceParam"
+ReasoningLike: TypeAlias = "params.ReasoningParam | models.Reasoning"
+TextLike: TypeAlias = "params.ResponseTextParamParam | models.ResponseTextParam"
+IncludeValue: TypeAlias = "params.IncludeEnumParam"
+ConversationParam: TypeAlias = "str | params.ResponseConversationParamParam"
 
 
 class VllmExtras(TypedDict, total=False):
@@ -42,10 +77,10 @@ class RequestOptions(TypedDict, total=False):
 class CreateParams(VllmExtras, RequestOptions, total=False):
     """``POST /responses`` body fields (``CreateResponse``), by their wire names."""
 
-    input: str | Sequence[Any]
+    input: InputLike
     instructions: str
-    tools: Sequence[Any]
-    tool_choice: str | Mapping[str, Any]
+    tools: Sequence[ToolLike]
+    tool_choice: ToolChoiceLike
     max_output_tokens: int
     max_tool_calls: int
     temperature: float
@@ -54,23 +89,23 @@ class CreateParams(VllmExtras, RequestOptions, total=False):
     presence_penalty: float
     frequency_penalty: float
     parallel_tool_calls: bool
-    reasoning: Mapping[str, Any]
-    text: Mapping[str, Any]
-    truncation: str
+    reasoning: ReasoningLike
+    text: TextLike
+    truncation: Literal["auto", "disabled"]
     store: bool
     background: bool
-    service_tier: str
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
     user: str
     metadata: Mapping[str, str]
     previous_response_id: str
-    conversation: str | Mapping[str, Any]
-    include: Sequence[str]
+    conversation: ConversationParam
+    include: Sequence[IncludeValue]
     safety_identifier: str
     prompt_cache_key: str
-    prompt_cache_retention: str
-    prompt: Mapping[str, Any]
-    stream_options: Mapping[str, Any]
-    context_management: Sequence[Mapping[str, Any]]
+    prompt_cache_retention: Literal["in_memory", "24h"]
+    prompt: params.PromptParamPromptParam
+    stream_options: params.ResponseStreamOptionsParamResponseStreamOptionsParam
+    context_management: Sequence[params.ContextManagementParamParam]
 
 
 class ResponsesParams(CreateParams, total=False):

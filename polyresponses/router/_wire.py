@@ -11,10 +11,13 @@ spec's nullable request fields mean "unset" on every provider we know.
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from polyresponses.generated import OPENAI_OPEN_OBJECTS
 from polyresponses.router._errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -92,11 +95,47 @@ def _restore_required_nulls(model: BaseModel, data: dict[str, Any]) -> None:
                     _restore_required_nulls(item, dumped)
 
 
-def validate_request(body: dict[str, Any], provider: str) -> CreateResponse:
-    """Validate a request body as ``CreateResponse``; the failure is reported with its field path."""
+def validate_request(body: dict[str, Any], provider: str, *, exempt: Collection[str] = ()) -> CreateResponse:
+    """Validate a request body as ``CreateResponse``; the failure is reported with its field path.
+
+    Writing is strict where reading is lenient: inside every object the spec defines, a key it does
+    not define is refused (a misspelt ``reasoning.efort`` would otherwise be sent and ignored). The
+    body's own top level stays open (``responses()`` passes unknown keywords on, as any-llm does),
+    and so do the top-level keys in ``exempt`` (``extra_body``: sent as given, unchecked).
+    """
     from polyresponses.types import CreateResponse
 
-    return validate_as(CreateResponse, body, provider)
+    model = validate_as(CreateResponse, body, provider)
+    for key, field in type(model).model_fields.items():
+        value = model.__dict__.get(key)
+        name = field.alias or key
+        if value is not None and name not in exempt and (unknown := _first_unknown(value, name)) is not None:
+            path, where = unknown
+            raise InvalidRequestError(
+                provider, path, f"unknown key: {where} defines no such field (extra_body sends what the spec lacks)"
+            )
+    return model
+
+
+def _first_unknown(value: object, path: str) -> tuple[str, str] | None:
+    """The path of the first key no model defines at or below ``value``, and which model it was in."""
+    if isinstance(value, BaseModel):
+        if type(value).__name__ in OPENAI_OPEN_OBJECTS:
+            return None  # its schema welcomes keys it does not name (a JSON Schema, say)
+        extra = value.__pydantic_extra__
+        if extra:
+            return f"{path}.{next(iter(extra))}", type(value).__name__
+        for key, field in type(value).model_fields.items():
+            inner = value.__dict__.get(key)
+            if inner is not None and not isinstance(inner, str | int | float | bool):
+                found = _first_unknown(inner, f"{path}.{field.alias or key}")
+                if found is not None:
+                    return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if not isinstance(item, str | int | float | bool) and (found := _first_unknown(item, f"{path}[{index}]")):
+                return found
+    return None
 
 
 def validate_as(model: type[M], body: dict[str, Any], provider: str) -> M:
@@ -111,24 +150,96 @@ def validate_as(model: type[M], body: dict[str, Any], provider: str) -> M:
 def explain(error: ValidationError, data: Any) -> tuple[str, str]:
     """``(field path, message)`` of the error that says most about what is wrong.
 
-    In a union every member reports a failure; the deepest one came closest to matching, so it
-    is the one to show (the rule of ``jsonschema``'s ``best_match``). Pydantic's locations also name
-    union branches (``str``, ``list[...]``, class names, tag values); walking the data along the
-    location keeps just the steps that exist in it, so ``input.list[...].0.EasyInputMessage.content.str``
-    reads ``input[0].content``.
+    In a union every member reports a failure. The member whose ``type`` tag the data carries is the
+    one the caller meant; among those (or all, when none matches), the deepest failure came closest
+    to matching, so it is the one to show (the rule of ``jsonschema``'s ``best_match``), naming the
+    variant it was measured against. Pydantic's locations also name union branches (``str``,
+    ``list[...]``, class names, tag values); walking the data along the location keeps just the
+    steps that exist in it, so ``input.list[...].0.EasyInputMessage.content.str`` reads ``input[0].content``.
     """
     details = error.errors()
-    best = max(details, key=lambda detail: len(detail["loc"]))
+    branches = [_branch(detail["loc"]) for detail in details]
+    fields: dict[tuple[int | str, ...], set[int | str]] = {}
+    for detail, branch in zip(details, branches, strict=True):  # the fields each variant fails on
+        fields.setdefault(branch, set()).add(detail["loc"][len(branch)] if len(detail["loc"]) > len(branch) else "")
+    failures = {branch: len(failed) for branch, failed in fields.items()}  # fewer: a closer variant
+    scored = [
+        (_tag_matches(detail["loc"], data), -failures[branch], len(detail["loc"]), -n)
+        for n, (detail, branch) in enumerate(zip(details, branches, strict=True))
+    ]
+    best = details[-max(scored)[3]]
     steps: list[str] = []
     current: Any = data
     loc = best["loc"]
+    variant: str | None = None
     for position, part in enumerate(loc):
-        if isinstance(current, dict) and isinstance(part, str) and part in current:
-            steps.append(f".{part}")
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            steps.append(f"[{part}]")
-            current = current[part]
+        found, current = _step(current, part)
+        if found:
+            steps.append(f"[{part}]" if isinstance(part, int) else f".{part}")
         elif position == len(loc) - 1 and best["type"] == "missing":
             steps.append(f".{part}")  # the missing field itself is not in the data
-    return "".join(steps).lstrip(".") or "<body>", best["msg"]
+        elif isinstance(part, str) and _model_named(part) is not None and position < len(loc) - 1:
+            variant = part
+    message = best["msg"]
+    if variant is not None and len(details) > 1:
+        branch = _branch(loc)
+        lacking = [
+            str(detail["loc"][len(branch)])
+            for detail in details
+            if detail["type"] == "missing"
+            and _branch(detail["loc"]) == branch
+            and len(detail["loc"]) == len(branch) + 1
+        ]
+        message += f" (closest variant: {variant}" + (f"; it lacks {', '.join(lacking)})" if lacking else ")")
+    return "".join(steps).lstrip(".") or "<body>", message
+
+
+def _branch(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The location up to the last union branch it names (the variant a failure belongs to)."""
+    for position in range(len(loc) - 1, -1, -1):
+        part = loc[position]
+        if isinstance(part, str) and _model_named(part) is not None:
+            return loc[: position + 1]
+    return ()
+
+
+def _model_named(name: str) -> type[BaseModel] | None:
+    """The generated model a union branch in a pydantic location names, if it is one."""
+    if not name[:1].isupper() or "[" in name:
+        return None
+    import polyresponses.types as types
+
+    model = getattr(types, name, None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _tag_matches(loc: tuple[int | str, ...], data: Any) -> bool:
+    """Whether the union branch named in ``loc`` is the one whose ``type`` tag the data carries (a branch
+    whose tag is optional matches data that carries none)."""
+    current: Any = data
+    for part in loc:
+        if isinstance(part, str) and (model := _model_named(part)) is not None and isinstance(current, dict):
+            field = model.model_fields.get("type")
+            if field is None:
+                return False
+            if "type" not in current:
+                return not field.is_required()
+            return current["type"] in _literals(field.annotation)
+        current = _step(current, part)[1]
+    return False
+
+
+def _step(current: Any, part: int | str) -> tuple[bool, Any]:
+    """One step of a pydantic location into the data: ``(whether the data has it, where it leads)``."""
+    if isinstance(current, dict) and isinstance(part, str) and part in current:
+        return True, current[part]
+    if isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        return True, current[part]
+    return False, current
+
+
+def _literals(annotation: Any) -> set[Any]:
+    """Every ``Literal`` value an annotation admits (through unions and ``Optional``)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return set(typing.get_args(annotation))
+    return {value for argument in typing.get_args(annotation) for value in _literals(argument)}

@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -30,6 +30,15 @@ from polyresponses import AsyncClient, Client, UnprocessableEntityError, Unsuppo
 from polyresponses.router._structured import text_format_for
 from polyresponses.types import Response
 from tests._services import service_url
+
+if TYPE_CHECKING:
+    from polyresponses.generated.openai_params import (
+        EasyInputMessageParam,
+        FunctionToolCallParam,
+        FunctionToolParam,
+        InputItemParam,
+        OutputMessageParam,
+    )
 
 _KEY = "sk-contract-test"
 _MODEL = "gpt-4o"
@@ -131,7 +140,7 @@ class Weather(BaseModel):
     celsius: float
 
 
-_WEATHER_TOOL: dict[str, Any] = {
+_WEATHER_TOOL: FunctionToolParam = {
     "type": "function",
     "name": "get_weather",
     "description": "Current weather for a city.",
@@ -144,10 +153,20 @@ _WEATHER_TOOL: dict[str, Any] = {
     "strict": True,
 }
 _TIME_TOOL: dict[str, Any] = {"type": "function", "name": "get_time", "parameters": {"type": "object"}}
-_USER = {"role": "user", "content": "Weather in Paris and Rome?"}
-_CALL_PARIS = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'}
-_CALL_ROME = {"type": "function_call", "call_id": "call_2", "name": "get_weather", "arguments": '{"city":"Rome"}'}
-_ASSISTANT_TEXT = {
+_USER: EasyInputMessageParam = {"role": "user", "content": "Weather in Paris and Rome?"}
+_CALL_PARIS: FunctionToolCallParam = {
+    "type": "function_call",
+    "call_id": "call_1",
+    "name": "get_weather",
+    "arguments": '{"city":"Paris"}',
+}
+_CALL_ROME: FunctionToolCallParam = {
+    "type": "function_call",
+    "call_id": "call_2",
+    "name": "get_weather",
+    "arguments": '{"city":"Rome"}',
+}
+_ASSISTANT_TEXT: OutputMessageParam = {
     "type": "message",
     "id": "msg_1",
     "role": "assistant",
@@ -170,7 +189,9 @@ _CHAT_TIME_TOOL = {
     "type": "function",
     "function": {"name": "get_time", "parameters": {"type": "object"}, "strict": True},
 }
-_WEATHER_FORMAT = {
+# Any, not TextResponseFormatJsonSchemaParam: the generated type of its ``schema`` is an empty TypedDict
+# (the spec's ResponseFormatJsonSchemaSchema, an open object), which rejects the JSON schema given here.
+_WEATHER_FORMAT: Any = {
     "type": "json_schema",
     "name": "weather",
     "description": "A weather report.",
@@ -455,7 +476,7 @@ def test_prism_accepts_every_feature_at_once(chat_prism: str, http: httpx.Client
     for case in _CASES:
         if "input" not in case.params or isinstance(case.params["input"], str):
             combined.update({k: v for k, v in case.params.items() if k not in ("input", "tool_choice")})
-    inputs = [
+    inputs: list[InputItemParam] = [
         {"role": "developer", "content": "Be terse."},
         _USER,
         _ASSISTANT_TEXT,

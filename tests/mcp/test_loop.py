@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +24,9 @@ from tests._loopback import LoopbackServer
 from tests._mcp_servers import SAFE_TOOLS
 from tests.mcp._upstreams import USAGE_IN, USAGE_OUT, Dialect, ScriptedTools, offered_names
 
+if TYPE_CHECKING:
+    from polyresponses.generated.openai_params import MCPApprovalResponseParam, MCPListToolsParam, MCPToolParam
+
 PROVIDERS: dict[Dialect, tuple[str, dict[str, Any]]] = {
     "chat": ("mistral", {"dialect": "chat_completions"}),
     "anthropic": ("anthropic", {}),
@@ -32,7 +35,8 @@ PROVIDERS: dict[Dialect, tuple[str, dict[str, Any]]] = {
 }
 
 
-def mcp_tool(url: str, label: str = "ev", **fields: Any) -> dict[str, Any]:
+def mcp_tool(url: str, label: str = "ev", **fields: Any) -> Any:
+    """An ``mcp`` tool (``MCPToolParam``); ``Any``, as ``fields`` vary its shape."""
     return {
         "type": "mcp",
         "server_label": label,
@@ -211,15 +215,16 @@ def test_approval_round_trip_approve(stream: bool, upstream: LoopbackServer, eve
     assert kinds(first) == ["mcp_list_tools", "mcp_approval_request"]
     request = first.output[1]
     assert request.id.startswith("mcpr_") and request.arguments == '{"message": "ok?"}'  # type: ignore[union-attr]
-    history = [item.model_dump(mode="json", exclude_none=True) for item in first.output]
-    approval = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+    history: list[Any] = [item.model_dump(mode="json", exclude_none=True) for item in first.output]
+    # Any: ``request`` is not narrowed to an approval request, so its id types as ``str | None``.
+    approval: Any = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
     second, _ = run("chat", upstream, stream, input=[{"role": "user", "content": "x"}, *history, approval], tools=tools)
     assert kinds(second) == ["mcp_call", "message"]
     call = second.output[0]
     assert call.approval_request_id == request.id and call.output == "Echo: ok?"  # type: ignore[union-attr]
     assert second.output_text == "done: Echo: ok?"
     # Given back again with the call that ran, nothing runs twice.
-    replay = [*history, approval, call.model_dump(mode="json", exclude_none=True)]
+    replay: list[Any] = [*history, approval, call.model_dump(mode="json", exclude_none=True)]
     third, _ = run("chat", upstream, False, input=[{"role": "user", "content": "x"}, *replay], tools=tools)
     assert "mcp_call" not in kinds(third)
     assert len(script.seen) == 3  # one model turn per response: the approved call ran without asking it
@@ -232,7 +237,12 @@ def test_approval_by_previous_response_id_and_denial(upstream: LoopbackServer, e
         first = client.responses.create(model="m", input="x", tools=tools)
         request = first.output[1]
         assert request.type == "mcp_approval_request"
-        denial = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": False, "reason": "no"}
+        denial: MCPApprovalResponseParam = {
+            "type": "mcp_approval_response",
+            "approval_request_id": request.id,
+            "approve": False,
+            "reason": "no",
+        }
         second = client.responses.create(model="m", input=[denial], previous_response_id=first.id, tools=tools)
     assert kinds(second) == ["message"]
     told = [m for m in script.seen[-1]["messages"] if m["role"] == "tool"]
@@ -241,7 +251,11 @@ def test_approval_by_previous_response_id_and_denial(upstream: LoopbackServer, e
 
 def test_an_unknown_approval_id_is_refused_before_the_network(upstream: LoopbackServer, everything: str) -> None:
     upstream.default = ScriptedTools("chat")
-    approval = {"type": "mcp_approval_response", "approval_request_id": "mcpr_nope", "approve": True}
+    approval: MCPApprovalResponseParam = {
+        "type": "mcp_approval_response",
+        "approval_request_id": "mcpr_nope",
+        "approve": True,
+    }
     with client_for("chat", upstream) as client, pytest.raises(InvalidRequestError, match="mcpr_nope"):
         client.responses.create(model="m", input=[approval], tools=[mcp_tool(everything)])
     assert upstream.attempts == 0
@@ -308,7 +322,8 @@ def test_a_tool_error_and_invalid_arguments(upstream: LoopbackServer, everything
 
 def test_a_call_to_the_callers_own_function_hands_the_response_back(upstream: LoopbackServer, everything: str) -> None:
     upstream.default = script = ScriptedTools("chat", [[("echo", '{"message": "m"}'), ("lookup", "{}")]])
-    tools = [mcp_tool(everything), {"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+    # list[Any]: the function tool leaves out ``strict``, which the generated FunctionToolParam requires.
+    tools: list[Any] = [mcp_tool(everything), {"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
     response, _ = run("chat", upstream, False, input="x", tools=tools)
     assert kinds(response) == ["mcp_list_tools", "mcp_call", "function_call"] and len(script.seen) == 1
     assert [t.type for t in response.tools or []] == ["function", "mcp"]
@@ -316,7 +331,7 @@ def test_a_call_to_the_callers_own_function_hands_the_response_back(upstream: Lo
 
 def test_what_cannot_be_emulated_is_refused_before_the_network(upstream: LoopbackServer) -> None:
     upstream.default = ScriptedTools("chat")
-    tool = {"type": "mcp", "server_label": "drive", "connector_id": "connector_googledrive"}
+    tool: MCPToolParam = {"type": "mcp", "server_label": "drive", "connector_id": "connector_googledrive"}
     with client_for("chat", upstream) as client, pytest.raises(UnsupportedFeatureError, match="connector_id"):
         client.responses.create(model="m", input="x", tools=[tool])
     assert upstream.attempts == 0
@@ -371,7 +386,7 @@ def test_the_reference_time_server_from_pypi(upstream: LoopbackServer, time_serv
         ("get_current_time", '{"timezone": "Mars/Olympus"}'),
     ]
     upstream.default = script = ScriptedTools("chat", [calls])
-    tool = {
+    tool: MCPToolParam = {
         "type": "mcp",
         "server_label": "time",
         "server_url": time_server,
@@ -385,7 +400,7 @@ def test_the_reference_time_server_from_pypi(upstream: LoopbackServer, time_serv
     assert mars.status == "failed" and mars.error.type == "mcp_tool_execution_error"  # type: ignore[union-attr]
     assert len(script.seen) == 2
 
-    unknown = {
+    unknown: MCPListToolsParam = {
         "type": "mcp_list_tools",
         "id": "mcpl_old",
         "server_label": "time",
@@ -406,7 +421,11 @@ def test_approval_within_a_conversation(upstream: LoopbackServer, everything: st
         first = client.responses.create(model="m", input="x", tools=tools, conversation=conversation.id)
         request = first.output[1]
         assert request.type == "mcp_approval_request"
-        approval = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+        approval: MCPApprovalResponseParam = {
+            "type": "mcp_approval_response",
+            "approval_request_id": request.id,
+            "approve": True,
+        }
         second = client.responses.create(model="m", input=[approval], tools=tools, conversation=conversation.id)
         items = client.conversations.items.list(conversation.id, order="asc").data
     assert kinds(second) == ["mcp_call", "message"] and second.output[0].approval_request_id == request.id  # type: ignore[union-attr]

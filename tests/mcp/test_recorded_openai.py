@@ -48,7 +48,9 @@ def _per_item(events: list[dict[str, Any]], prefix: str) -> dict[str, list[str]]
 @pytest.fixture
 def ours(everything: str) -> Iterator[list[dict[str, Any]]]:
     request, _ = _recorded()
-    tools = [{**tool, "server_url": everything, "allowed_tools": ["echo", "get-sum"]} for tool in request["tools"]]
+    tools: list[Any] = [
+        {**tool, "server_url": everything, "allowed_tools": ["echo", "get-sum"]} for tool in request["tools"]
+    ]
     with (
         LoopbackServer(default=ScriptedTools("chat")) as upstream,
         Client("mistral", api_key="k", api_base=upstream.url, dialect="chat_completions", store=MemoryStore()) as c,

@@ -129,7 +129,8 @@ def test_a_bad_value_names_its_field_and_sends_nothing(client: Client, server: _
     with pytest.raises(InvalidRequestError, match=r"\[openai\] invalid request at temperature"):
         client.responses.create(model="gpt-4o", input="hi", temperature="hot")  # type: ignore[call-overload]
     with pytest.raises(InvalidRequestError, match=r"at input\[0\]\.content: Input should be a valid"):
-        client.responses.create(model="gpt-4o", input=[{"role": "user", "content": 5}])
+        # The content is invalid on purpose: the router must refuse it before sending anything.
+        client.responses.create(model="gpt-4o", input=[{"role": "user", "content": 5}])  # type: ignore[list-item]
     assert server.requests == []
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -16,6 +16,9 @@ import pytest
 from polyresponses import AsyncClient, Client, InvalidRequestError, MemoryStore, NotFoundError, UnsupportedFeatureError
 from polyresponses.types import ConversationItemList, ConversationResource, ResponseItemList
 from tests._recorded import exchanges
+
+if TYPE_CHECKING:
+    from polyresponses.generated.openai_params import EasyInputMessageParam
 
 _TEXT_REPLY = next(
     e.response_json
@@ -71,7 +74,7 @@ def _ids(page: ResponseItemList | ConversationItemList) -> list[str]:
 
 
 def test_a_stored_response_is_retrieved_listed_and_deleted(client: Client) -> None:
-    five = [{"role": "user", "content": f"m{n}"} for n in range(5)]
+    five: list[EasyInputMessageParam] = [{"role": "user", "content": f"m{n}"} for n in range(5)]
     response = client.responses.create(model="claude", input=five, instructions="Be brief.")
     assert client.responses.retrieve(response.id) == response
     assert client.responses.retrieve(response.id).instructions == "Be brief."

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -28,6 +28,13 @@ from polyresponses.router._wire import to_wire
 from polyresponses.types import Response
 from tests._recorded import Exchange, exchanges
 from tests.dialects._replay import assert_conformant
+
+if TYPE_CHECKING:
+    from polyresponses.generated.openai_params import (
+        FunctionCallOutputItemParamParam,
+        FunctionToolParam,
+        InputItemParam,
+    )
 
 
 def _exchange(wire_format: str, cassette: str, index: int = 0) -> Exchange:
@@ -80,20 +87,20 @@ def _dump(item: Any) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- three turns, each dialect
 
-_GET_COUNTRY = {
+_GET_COUNTRY: FunctionToolParam = {
     "type": "function",
     "name": "get_user_country",
     "description": "",
     "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
     "strict": None,
 }
-_FINAL_RESULT = {
+_FINAL_RESULT: FunctionToolParam = {
     "type": "function",
     "name": "final_result",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}}},
     "strict": None,
 }
-_GET_CAPITAL = {
+_GET_CAPITAL: FunctionToolParam = {
     "type": "function",
     "name": "get_capital",
     "parameters": {"type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"]},
@@ -109,7 +116,7 @@ class _Scenario:
     wire_format: str
     cassette: str
     question: str
-    tools: tuple[dict[str, Any], ...]
+    tools: tuple[FunctionToolParam, ...]
     tool_output: str
 
 
@@ -167,7 +174,7 @@ def _client(scenario: _Scenario, server: _Server, store: Any) -> Client:
     )
 
 
-def _call_output(response: Response, output: str) -> dict[str, Any]:
+def _call_output(response: Response, output: str) -> FunctionCallOutputItemParamParam:
     call = next(item for item in response.output if item.type == "function_call")
     return {"type": "function_call_output", "call_id": call.call_id, "output": output}
 
@@ -182,7 +189,7 @@ def test_three_turns_by_previous_response_id_send_every_earlier_item(scenario: _
     turn1 = client.responses.create(model=scenario.model, input=scenario.question, tools=tools)
     input2 = [_call_output(turn1, scenario.tool_output)]
     turn2 = client.responses.create(model=scenario.model, input=input2, tools=tools, previous_response_id=turn1.id)
-    input3: list[dict[str, Any]] = [*(_call_output(turn2, "done") for _ in [0] if _has_call(turn2))]
+    input3: list[InputItemParam] = [*(_call_output(turn2, "done") for _ in [0] if _has_call(turn2))]
     input3.append({"role": "user", "content": "Thanks. Which tool did you call first?"})
     turn3 = client.responses.create(model=scenario.model, input=input3, tools=tools, previous_response_id=turn2.id)
     assert turn2.previous_response_id == turn1.id and turn3.previous_response_id == turn2.id
@@ -192,8 +199,8 @@ def test_three_turns_by_previous_response_id_send_every_earlier_item(scenario: _
     explicit = _Server(*replies)
     stateless = _client(scenario, explicit, False)
     question = [{"role": "user", "content": scenario.question}]
-    history2 = [*question, *map(_dump, turn1.output), *input2]
-    history3 = [*history2, *map(_dump, turn2.output), *input3]
+    history2: list[Any] = [*question, *map(_dump, turn1.output), *input2]  # items dumped from the output
+    history3: list[Any] = [*history2, *map(_dump, turn2.output), *input3]
     stateless.responses.create(model=scenario.model, input=scenario.question, tools=tools)
     stateless.responses.create(model=scenario.model, input=history2, tools=tools)
     stateless.responses.create(model=scenario.model, input=history3, tools=tools)
@@ -248,7 +255,11 @@ def test_a_chain_crosses_openai_anthropic_chat_and_back() -> None:
 
     turn1 = openai.responses.create(model="gpt-4o", input="What is the capital of PotatoLand?", tools=[_GET_CAPITAL])
     call = next(item for item in turn1.output if item.type == "function_call")
-    output = {"type": "function_call_output", "call_id": call.call_id, "output": "Potato City"}
+    output: FunctionCallOutputItemParamParam = {
+        "type": "function_call_output",
+        "call_id": call.call_id,
+        "output": "Potato City",
+    }
     turn2 = claude.responses.create(model="claude-sonnet-4-5", input=[output], previous_response_id=turn1.id)
     turn3 = mistral.responses.create(model="mistral-small", input="And of France?", previous_response_id=turn2.id)
 
@@ -385,7 +396,7 @@ async def test_async_streamed_chain_over_chat_completions() -> None:
     )
     server = _Server(_Reply.of(first), _Reply.of(second))
     store = MemoryStore()
-    tools = [
+    tools: list[FunctionToolParam] = [
         {
             "type": "function",
             "name": "get_capital",  # no description: the synthesized response echoes it as null, as OpenAI does

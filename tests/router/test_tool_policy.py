@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -12,7 +12,12 @@ from polyresponses import Client, UnsupportedFeatureError
 from polyresponses.router._providers import PROVIDERS
 from polyresponses.router._tool_policy import apply_tool_policy
 
-CRM = {
+if TYPE_CHECKING:
+    from polyresponses.generated.openai_params import WebSearchToolParam
+
+# Any, not NamespaceToolParamParam: the generated type of a namespaced function's ``parameters`` is an
+# empty TypedDict (the spec's EmptyModelParam), which rejects the JSON schema given here.
+CRM: Any = {
     "type": "namespace",
     "name": "crm",
     "description": "Customer records.",
@@ -111,7 +116,7 @@ def test_calls_come_back_with_their_namespace() -> None:
 
 
 def test_hosted_tools_refused_by_default_and_dropped_on_request() -> None:
-    web = {"type": "web_search"}
+    web: WebSearchToolParam = {"type": "web_search"}
     transport = _chat_tool_call("crm__lookup")
     with (
         Client("mistral", api_key="k", dialect="chat_completions", transport=transport, store=False) as client,
@@ -124,7 +129,7 @@ def test_hosted_tools_refused_by_default_and_dropped_on_request() -> None:
         client.responses.create(model="m", input="x", tools=[web, CRM])
         assert [tool["function"]["name"] for tool in transport.sent[-1]["tools"]] == ["crm__lookup", "crm__update"]  # type: ignore[attr-defined]
         with pytest.raises(UnsupportedFeatureError, match="web_search"):  # forced: never left out
-            preview = {"type": "web_search_preview"}
+            preview: Any = {"type": "web_search_preview"}  # both a tool and a tool_choice
             client.responses.create(model="m", input="x", tools=[preview], tool_choice=preview)
 
 

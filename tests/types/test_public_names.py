@@ -10,14 +10,17 @@ import pytest
 
 import polyresponses.types as types
 import polyresponses.types.openresponses as openresponses
-from polyresponses.generated import OPENAI_NAMES, OPENRESPONSES_NAMES
+import polyresponses.types.params as params
+from polyresponses.generated import OPENAI_NAMES, OPENAI_PARAMS_NAMES, OPENRESPONSES_NAMES
 from tests._specs import normalised_specs, upstream_schema_names
 
 # A name of the junk kind: a generator's fallback numbering or a placeholder.
 _JUNK = re.compile(r"^(?:.*\D\d+|Type|Model|Foo)$")
 
 
-@pytest.mark.parametrize("names", [OPENAI_NAMES, OPENRESPONSES_NAMES], ids=["openai", "openresponses"])
+@pytest.mark.parametrize(
+    "names", [OPENAI_NAMES, OPENRESPONSES_NAMES, OPENAI_PARAMS_NAMES], ids=["openai", "openresponses", "params"]
+)
 def test_no_junk_names(names: tuple[str, ...]) -> None:
     junk = sorted(name for name in names if _JUNK.match(name))
     assert junk == [], f"generated names of the junk kind: {junk}"
@@ -35,6 +38,9 @@ def test_all_matches_what_the_modules_expose() -> None:
         assert getattr(types, name) is not None
     for name in openresponses.__all__:
         assert getattr(openresponses, name) is not None
+    assert params.__all__ == list(OPENAI_PARAMS_NAMES)
+    for name in ("InputItemParam", "ToolParam", "ReasoningParam", "EasyInputMessageParam", "FunctionToolParam"):
+        assert name in params.__all__ and getattr(params, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         _ = types.Nope
 
