@@ -447,7 +447,7 @@ class _Base:
         return partial(self._model, model)
 
     def _create_conversation(
-        self, items: Sequence[Mapping[str, Any]] | None, metadata: Mapping[str, str] | None
+        self, items: Sequence[Any] | None, metadata: Mapping[str, str] | None
     ) -> _Routed[ConversationResource]:
         from polyresponses.types import ConversationResource
 
@@ -510,7 +510,7 @@ class _Base:
         )
 
     def _add_items(
-        self, conversation_id: str, items: Sequence[Mapping[str, Any]], include: list[str] | None
+        self, conversation_id: str, items: Sequence[Any], include: Sequence[str] | None
     ) -> _Routed[ConversationItemList]:
         from polyresponses.types import ConversationItemList
 
@@ -518,7 +518,9 @@ class _Base:
         return self._routed(
             conversation_id,
             lambda store: store.add_items(conversation_id, body),
-            lambda: dialect.build_conversation("POST", conversation_id, items=True, body=body, include=include),
+            lambda: dialect.build_conversation(
+                "POST", conversation_id, items=True, body=body, include=list(include) if include is not None else None
+            ),
             self._parser(ConversationItemList),
         )
 

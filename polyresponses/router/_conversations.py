@@ -9,10 +9,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from polyresponses.router._client import AsyncClient, Client
+    from polyresponses.router._params import IncludeValue, InputItemLike
     from polyresponses.types import (
         ConversationItem,
         ConversationItemList,
@@ -36,7 +37,7 @@ class Conversations:
         self.items = ConversationItems(client)
 
     def create(
-        self, *, items: Sequence[Mapping[str, Any]] | None = None, metadata: Mapping[str, str] | None = None
+        self, *, items: Sequence[InputItemLike] | None = None, metadata: Mapping[str, str] | None = None
     ) -> ConversationResource:
         """``POST /conversations`` (up to 20 initial items)."""
         return self._client._run(self._client._create_conversation(items, metadata))
@@ -73,7 +74,11 @@ class ConversationItems:
         return self._client._run(self._client._list_items(conversation_id, after, limit, order, include))
 
     def create(
-        self, conversation_id: str, *, items: Sequence[Mapping[str, Any]], include: builtins.list[str] | None = None
+        self,
+        conversation_id: str,
+        *,
+        items: Sequence[InputItemLike],
+        include: builtins.list[IncludeValue] | None = None,
     ) -> ConversationItemList:
         """``POST /conversations/{id}/items`` (up to 20 items)."""
         return self._client._run(self._client._add_items(conversation_id, items, include))
@@ -95,7 +100,7 @@ class AsyncConversations:
         self.items = AsyncConversationItems(client)
 
     async def create(
-        self, *, items: Sequence[Mapping[str, Any]] | None = None, metadata: Mapping[str, str] | None = None
+        self, *, items: Sequence[InputItemLike] | None = None, metadata: Mapping[str, str] | None = None
     ) -> ConversationResource:
         """``POST /conversations`` (up to 20 initial items)."""
         return await self._client._run(partial(self._client._create_conversation, items, metadata))
@@ -132,7 +137,11 @@ class AsyncConversationItems:
         return await self._client._run(partial(self._client._list_items, conversation_id, after, limit, order, include))
 
     async def create(
-        self, conversation_id: str, *, items: Sequence[Mapping[str, Any]], include: builtins.list[str] | None = None
+        self,
+        conversation_id: str,
+        *,
+        items: Sequence[InputItemLike],
+        include: builtins.list[IncludeValue] | None = None,
     ) -> ConversationItemList:
         """``POST /conversations/{id}/items``."""
         return await self._client._run(partial(self._client._add_items, conversation_id, items, include))

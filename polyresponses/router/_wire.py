@@ -106,34 +106,45 @@ def validate_request(body: dict[str, Any], provider: str, *, exempt: Collection[
     from polyresponses.types import CreateResponse
 
     model = validate_as(CreateResponse, body, provider)
-    for key, field in type(model).model_fields.items():
-        value = model.__dict__.get(key)
-        name = field.alias or key
-        if value is not None and name not in exempt and (unknown := _first_unknown(value, name)) is not None:
-            path, where = unknown
-            raise InvalidRequestError(
-                provider, path, f"unknown key: {where} defines no such field (extra_body sends what the spec lacks)"
-            )
+    if _first_unknown(model, "", exempt) is not None:
+        path, where = _first_unknown(model, "", exempt, ordered=True) or ("<body>", "")
+        raise InvalidRequestError(
+            provider, path, f"unknown key: {where} defines no such field (extra_body sends what the spec lacks)"
+        )
     return model
 
 
-def _first_unknown(value: object, path: str) -> tuple[str, str] | None:
-    """The path of the first key no model defines at or below ``value``, and which model it was in."""
+def _first_unknown(
+    value: object, path: str, exempt: Collection[str] = (), *, ordered: bool = False
+) -> tuple[str, str] | None:
+    """The path of a key no model defines at or below ``value``, and which model it was in; ``None`` when
+    there is none. Only given fields are walked (only they can hold a key the caller wrote), in any
+    order unless ``ordered`` (then the first in field order: the error names the same key every time).
+    ``value`` with an empty ``path`` is the body itself: its own extra keys, and ``exempt``, are allowed."""
     if isinstance(value, BaseModel):
         if type(value).__name__ in OPENAI_OPEN_OBJECTS:
             return None  # its schema welcomes keys it does not name (a JSON Schema, say)
         extra = value.__pydantic_extra__
-        if extra:
+        if extra and path:
             return f"{path}.{next(iter(extra))}", type(value).__name__
-        for key, field in type(value).model_fields.items():
+        fields = type(value).model_fields
+        given = value.model_fields_set
+        for key in [name for name in fields if name in given] if ordered else given:
+            field = fields.get(key)
+            if field is None:
+                continue  # an extra key of the body itself (nested ones were refused above)
             inner = value.__dict__.get(key)
-            if inner is not None and not isinstance(inner, str | int | float | bool):
-                found = _first_unknown(inner, f"{path}.{field.alias or key}")
-                if found is not None:
-                    return found
+            name = field.alias or key
+            if inner is None or isinstance(inner, str | int | float | bool) or (not path and name in exempt):
+                continue
+            found = _first_unknown(inner, f"{path}.{name}" if path else name, ordered=ordered)
+            if found is not None:
+                return found
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            if not isinstance(item, str | int | float | bool) and (found := _first_unknown(item, f"{path}[{index}]")):
+            if isinstance(item, str | int | float | bool):
+                continue
+            if (found := _first_unknown(item, f"{path}[{index}]", ordered=ordered)) is not None:
                 return found
     return None
 

@@ -189,7 +189,7 @@ def test_a_conversation_collects_each_turn_and_feeds_the_next(client: Client, se
 
 def test_conversation_items_are_validated(client: Client) -> None:
     with pytest.raises(InvalidRequestError, match="items"):
-        client.conversations.create(items=[{"role": "robot", "content": "x"}])
+        client.conversations.create(items=[{"role": "robot", "content": "x"}])  # type: ignore[list-item]  # invalid on purpose
     conversation = client.conversations.create()
     with pytest.raises(InvalidRequestError, match="items"):
         client.conversations.items.create(
