@@ -186,6 +186,13 @@ def _notices(created: Created) -> dict[str, str]:
     return {"x-polyresponses-dropped-tools": ",".join(created.dropped_tools)} if created.dropped_tools else {}
 
 
+async def list_responses(request: Request, gateway: Gateway, principal: Principal) -> Response:
+    """``GET /v1/responses``: the key's stored responses, newest first (an extension; see ``_listing``)."""
+    from polyresponses.server._listing import list_responses as page
+
+    return JSONResponse(await page(gateway, principal, request.query_params))
+
+
 async def retrieve_response(request: Request, gateway: Gateway, principal: Principal) -> Response:
     """``GET /v1/responses/{id}`` (``?stream=true&starting_after=N`` for a background response)."""
     ident = request.path_params["response_id"]
@@ -410,6 +417,7 @@ def create_app(config: GatewayConfig | None = None, gateway: Gateway | None = No
 
     routes = [
         Route("/v1/responses", _guarded(create_response), methods=["POST"]),
+        Route("/v1/responses", _guarded(list_responses), methods=["GET"]),
         WebSocketRoute("/v1/responses", responses_websocket),
         Route("/v1/responses/input_tokens", _guarded(input_tokens), methods=["POST"]),
         Route("/v1/responses/compact", _guarded(compact), methods=["POST"]),

@@ -129,6 +129,10 @@ MIGRATIONS: tuple[str, ...] = (
         created_at bigint NOT NULL
     );
     """,
+    # 3: a key's own objects, newest first (GET /v1/responses, the console's list).
+    """
+    CREATE INDEX gateway_owners_by_owner ON polyresponses.gateway_owners (owner, kind, created_at DESC, id DESC);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _CLAIM_SQL = CLAIM_SQL.replace("{t}", "polyresponses.").replace("?", "%s")

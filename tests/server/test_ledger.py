@@ -135,3 +135,24 @@ def test_a_job_is_interrupted_once_and_its_cleanup_completes() -> None:
         return steps
 
     assert asyncio.run(scenario()) == ["cancelled", "ended"]
+
+
+def test_owned_objects_newest_first_with_a_stable_cursor(ledger: Ledger) -> None:
+    for ident, created in (("a", 10), ("b", 20), ("c", 20), ("d", 30)):
+        with ledger.database.write() as db:
+            db.execute(
+                ledger.database.sql("INSERT INTO {t}gateway_owners VALUES ('response', ?, ?, ?, ?)"),
+                (ident, "alice", "openai" if ident != "c" else "anthropic", created),
+            )
+    ledger.own("response", "x", "bob", "openai")
+    assert ledger.owned("response", "alice", limit=10) == [
+        ("d", "openai", 30),
+        ("c", "anthropic", 20),
+        ("b", "openai", 20),
+        ("a", "openai", 10),
+    ]
+    assert [row[0] for row in ledger.owned("response", "alice", limit=2, before=(20, "c"))] == ["b", "a"]
+    assert [row[0] for row in ledger.owned("response", "alice", limit=9, provider="openai", since=15)] == ["d", "b"]
+    assert [row[0] for row in ledger.owned("response", "alice", limit=9, until=20)] == ["c", "b", "a"]
+    assert ledger.created_at("response", "c", "alice") == 20
+    assert ledger.created_at("response", "x", "alice") is None  # bob's: as missing

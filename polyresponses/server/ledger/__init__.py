@@ -131,6 +131,50 @@ class Ledger:
         )
         return None if row is None else str(row[0])
 
+    def owned(
+        self,
+        kind: ObjectKind,
+        owner: str,
+        *,
+        limit: int,
+        provider: str | None = None,
+        before: tuple[int, str] | None = None,
+        since: int | None = None,
+        until: int | None = None,
+    ) -> list[tuple[str, str, int]]:
+        """``owner``'s objects of ``kind`` as ``(id, provider, created_at)``, newest first, at most ``limit``:
+        those after the cursor ``before`` (a ``(created_at, id)`` already shown), of ``provider``, created in
+        ``[since, until]``. Ties in ``created_at`` are ordered by id, so a page never repeats or skips."""
+        clauses: list[str] = ["kind = ?", "owner = ?"]
+        args: list[str | int] = [kind, owner]
+        if provider is not None:
+            clauses.append("provider = ?")
+            args.append(provider)
+        if before is not None:
+            clauses.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            args.extend([before[0], before[0], before[1]])
+        if since is not None:
+            clauses.append("created_at >= ?")
+            args.append(since)
+        if until is not None:
+            clauses.append("created_at <= ?")
+            args.append(until)
+        text = (
+            "SELECT id, provider, created_at FROM {t}gateway_owners WHERE "
+            + " AND ".join(clauses)
+            + " ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+        with self.database.read() as db:
+            rows = db.execute(self._q(text), (*args, limit)).fetchall()
+        return [(str(ident), str(found), int(created)) for ident, found, created in rows]
+
+    def created_at(self, kind: ObjectKind, ident: str, owner: str) -> int | None:
+        """When ``owner``'s ``ident`` was recorded; ``None`` when missing or not theirs (a list cursor)."""
+        row = self._one(
+            "SELECT created_at FROM {t}gateway_owners WHERE kind = ? AND id = ? AND owner = ?", (kind, ident, owner)
+        )
+        return None if row is None else int(row[0])
+
     def disown(self, kind: ObjectKind, ident: str) -> None:
         """Forget ``ident``: its owner row and, for a background response, its job and event log."""
         with self.database.write() as db:

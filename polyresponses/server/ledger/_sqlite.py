@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS gateway_events (
 CREATE TABLE IF NOT EXISTS gateway_rate (owner TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS gateway_rate_by_owner ON gateway_rate (owner, at);
 CREATE TABLE IF NOT EXISTS gateway_sealing_keys (key_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS gateway_owners_by_owner ON gateway_owners (owner, kind, created_at DESC, id DESC);
 """
 
 
