@@ -22,10 +22,10 @@ class RetypeError(Exception):
 RETYPED: dict[str, dict[tuple[str, str], tuple[str, str]]] = {
     "openai.py": {
         # The router fills output_text on every Response it returns (router/_response.finalise), as
-        # openai-python types it; the overlay openai.router-output-text gives it the default "". An SDK
-        # convenience, never part of the API's JSON: it is not serialised (the gateway, the store and
-        # replayed requests write the response as the API does).
-        ("Response", "output_text"): ('str | None = ""', 'str = Field(default="", exclude=True)'),
+        # openai-python types it; the overlay openai.router-output-text gives it the default "". The
+        # default itself is never written (router/_wire.py leaves output_text out unless it was set), so
+        # a response dumps as the server sent it (OpenRouter sends output_text; OpenAI does not).
+        ("Response", "output_text"): ('str | None = ""', 'str = ""'),
     },
 }
 """Generated file -> (class, field) -> (the generator's annotation and default, ours)."""

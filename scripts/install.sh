@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Create .venv and install polyresponses (editable) with every tool the checks use.
 # Needs only python3 >= 3.11, Node.js (>= 20) with npm, and the package registries (PyPI, npm, and
-# Debian's for PostgreSQL 15 when it is missing: apt-get, with sudo when not root); safe to re-run.
+# Debian's for PostgreSQL 15 and Chromium when they are missing: apt-get, with sudo when not root); safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # PostgreSQL 15 (Debian 12's postgresql package) for the store's and the replicas' tests:
 # tests/_postgres.py starts a server of its own from these binaries (a cluster the package may start
 # itself is not used).
-if [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
+# Debian's Chromium for the console's browser tests (tests/server/console): Playwright is given its
+# path (/usr/bin/chromium) and downloads no browser of its own.
+missing=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
     sudo=()
     [ "$(id -u)" = 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 python3 -m venv .venv

@@ -4,7 +4,7 @@
 # sha256: bbfd19abcde0e7412da99378deb2a959ccdd3a812f97c9e35901921e8e973f9a
 # overlay: spec/overlays/openai.openresponses-error-event.overlay.json sha256:7f395e8934b308fb
 # overlay: spec/overlays/openai.provider-extensions.overlay.json sha256:60afc9e2f559b91d
-# overlay: spec/overlays/openai.request-leniency.overlay.json sha256:538b948fb7eabd26
+# overlay: spec/overlays/openai.request-leniency.overlay.json sha256:a6d02aced7082e59
 # overlay: spec/overlays/openai.response-leniency.overlay.json sha256:baac86ab507c5f16
 # overlay: spec/overlays/openai.router-output-text.overlay.json sha256:a52b5412100c509c
 # overlay: spec/overlays/openai.vllm-lightcone.overlay.json sha256:0dfe31eaaf42daf8
@@ -8782,6 +8782,10 @@ class EasyInputMessage(BaseModel):
     The type of the message input. Always `message`.
 
     """
+    id: str | None = None
+    """
+    The id the API gave this message, when it is given back.
+    """
 
 
 class InputMessage(BaseModel):
@@ -8813,6 +8817,10 @@ class InputMessage(BaseModel):
 
     """
     content: InputMessageContentList
+    id: str | None = None
+    """
+    The id the API gave this message, when it is given back.
+    """
 
 
 class InputMessageResource(InputMessage):
@@ -9318,7 +9326,7 @@ class Response(ModelResponseProperties, ResponseProperties):
     """
     - An upper bound for the number of tokens that can be generated for a response, including visible output tokens and [reasoning tokens](/docs/guides/reasoning).
     """
-    output_text: str = Field(default="", exclude=True)
+    output_text: str = ""
     """
     The text of every output_text part of the output's assistant messages, joined (openai-python's convenience property; filled by the router on every response it returns).
     """

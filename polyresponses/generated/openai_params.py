@@ -4,7 +4,7 @@
 # sha256: bbfd19abcde0e7412da99378deb2a959ccdd3a812f97c9e35901921e8e973f9a
 # overlay: spec/overlays/openai.openresponses-error-event.overlay.json sha256:7f395e8934b308fb
 # overlay: spec/overlays/openai.provider-extensions.overlay.json sha256:60afc9e2f559b91d
-# overlay: spec/overlays/openai.request-leniency.overlay.json sha256:538b948fb7eabd26
+# overlay: spec/overlays/openai.request-leniency.overlay.json sha256:a6d02aced7082e59
 # overlay: spec/overlays/openai.response-leniency.overlay.json sha256:baac86ab507c5f16
 # overlay: spec/overlays/openai.router-output-text.overlay.json sha256:a52b5412100c509c
 # overlay: spec/overlays/openai.vllm-lightcone.overlay.json sha256:0dfe31eaaf42daf8
@@ -7294,6 +7294,10 @@ class EasyInputMessageParam(TypedDict):
     The type of the message input. Always `message`.
 
     """
+    id: NotRequired[str]
+    """
+    The id the API gave this message, when it is given back.
+    """
 
 
 class InputMessageParam(TypedDict):
@@ -7321,6 +7325,10 @@ class InputMessageParam(TypedDict):
 
     """
     content: InputMessageContentListParam
+    id: NotRequired[str]
+    """
+    The id the API gave this message, when it is given back.
+    """
 
 
 class InputMessageResourceParam(InputMessageParam):

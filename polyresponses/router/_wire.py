@@ -37,6 +37,7 @@ def to_wire(model: BaseModel, *, given_only: bool = False) -> dict[str, Any]:
     """
     data = model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=given_only)
     _restore_required_nulls(model, data)
+    _unset_output_text(model, data)
     return data
 
 
@@ -49,7 +50,22 @@ def to_reply(model: BaseModel) -> dict[str, Any]:
     """
     data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
     _restore_given_nulls(model, data)  # a validated model's required fields were all given: their nulls too
+    _unset_output_text(model, data)
     return data
+
+
+def _unset_output_text(model: BaseModel, data: dict[str, Any]) -> None:
+    """Leave out ``output_text`` where nothing set it: it defaults to empty (so it reads as a ``str``), but
+    the default is not the server's and not the router's, so a response is written as it was given.
+    A Response, or the one an event carries."""
+    for value, dumped in ((model, data), (getattr(model, "response", None), data.get("response"))):
+        if (
+            isinstance(value, BaseModel)
+            and isinstance(dumped, dict)
+            and "output_text" in type(value).model_fields
+            and "output_text" not in value.model_fields_set
+        ):
+            dumped.pop("output_text", None)
 
 
 def _restore_given_nulls(model: BaseModel, data: dict[str, Any]) -> None:

@@ -438,6 +438,9 @@ def create_app(config: GatewayConfig | None = None, gateway: Gateway | None = No
         Route("/readyz", _guarded(readyz, authenticated=False), methods=["GET"]),
         Route("/metrics", _guarded(metrics), methods=["GET"]),
     ]
+    from polyresponses.server.console import routes as console_routes
+
+    routes.extend(console_routes())
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _not_found})
     app.state.gateway = gateway
     return app

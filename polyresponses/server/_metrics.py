@@ -8,11 +8,46 @@ the models actually asked for.
 from __future__ import annotations
 
 import bisect
+import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "Minute"]
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+WINDOW_MINUTES = 60
+"""How far back the console's charts look: the last hour, by minute, kept in memory per process."""
+
+
+@dataclass(slots=True)
+class Minute:
+    """One minute of one provider and model: what the console charts."""
+
+    requests: int = 0
+    errors: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    histogram: list[int] = field(default_factory=lambda: [0] * (len(_BUCKETS) + 1))
+    """Requests per latency bucket (the last one: above every bound)."""
+
+    def percentile(self, fraction: float) -> float | None:
+        return percentile(self.histogram, fraction)
+
+
+def percentile(histogram: list[int], fraction: float) -> float | None:
+    """The bucket bound under which ``fraction`` of the requests finished (``None``: no requests; the last
+    bucket has no bound and reads as its lower one)."""
+    total = sum(histogram)
+    if not total:
+        return None
+    seen = 0
+    for index, count in enumerate(histogram):
+        seen += count
+        if seen >= fraction * total:
+            return _BUCKETS[min(index, len(_BUCKETS) - 1)]
+    return _BUCKETS[-1]
+
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -26,6 +61,19 @@ class Metrics:
         """Per label set: one count per bucket, then the sum, then the total count."""
         self.in_flight_streams = 0
         self.websocket_connections = 0
+        self.window: dict[tuple[int, str, str], Minute] = {}
+        """``(minute since the epoch, provider, model)`` -> that minute's figures, for the last hour."""
+
+    def _minute(self, provider: str, model: str) -> Minute:
+        now = int(time.time() // 60)
+        if len(self.window) > 4 * WINDOW_MINUTES and any(key[0] <= now - WINDOW_MINUTES for key in self.window):
+            self.window = {key: value for key, value in self.window.items() if key[0] > now - WINDOW_MINUTES}
+        return self.window.setdefault((now, provider, model), Minute())
+
+    def recent(self) -> dict[tuple[int, str, str], Minute]:
+        """The last hour's minutes (older ones left out)."""
+        oldest = int(time.time() // 60) - WINDOW_MINUTES
+        return {key: value for key, value in self.window.items() if key[0] > oldest}
 
     def request(self, route: str, provider: str, model: str, status: int, seconds: float) -> None:
         labels = (("route", route), ("provider", provider), ("model", model))
@@ -36,6 +84,10 @@ class Metrics:
             row[bucket] += 1
         row[-2] += seconds
         row[-1] += 1
+        minute = self._minute(provider, model)
+        minute.requests += 1
+        minute.errors += status >= 400
+        minute.histogram[index] += 1
 
     def upstream_error(self, provider: str, model: str, code: str) -> None:
         self.upstream_errors[(("provider", provider), ("model", model), ("code", code))] += 1
@@ -43,6 +95,9 @@ class Metrics:
     def usage(self, provider: str, model: str, tokens_in: int, tokens_out: int) -> None:
         self.tokens[(("provider", provider), ("model", model), ("direction", "in"))] += tokens_in
         self.tokens[(("provider", provider), ("model", model), ("direction", "out"))] += tokens_out
+        minute = self._minute(provider, model)
+        minute.tokens_in += tokens_in
+        minute.tokens_out += tokens_out
 
     def render(self) -> str:
         lines: list[str] = []
