@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -121,7 +122,11 @@ async def responses_page(request: Request, gateway: Gateway, principal: Principa
     from polyresponses.server._listing import list_responses
 
     query = {key: value for key, value in request.query_params.items() if value}
-    page = await list_responses(gateway, principal, {**query, "limit": query.get("limit", "25")})
+    listing = {key: value for key, value in query.items() if key != "since"}
+    since = _SINCE.get(query.get("since", ""))
+    if since is not None:
+        listing["created_after"] = str(int(time.time()) - since)
+    page = await list_responses(gateway, principal, {**listing, "limit": query.get("limit", "25")})
     rows = []
     for entry in page["data"]:
         usage = entry.get("usage") or {}
@@ -153,9 +158,14 @@ async def responses_page(request: Request, gateway: Gateway, principal: Principa
         f'<option value="{s}"{" selected" if query.get("status") == s else ""}>{s or "any"}</option>'
         for s in ("", "completed", "incomplete", "failed", "cancelled", "queued", "in_progress")
     )
+    periods = "".join(
+        f'<option value="{value}"{" selected" if query.get("since", "") == value else ""}>{label}</option>'
+        for value, label in (("", "any time"), ("hour", "last hour"), ("day", "last day"), ("week", "last week"))
+    )
     form = (
         f'<form method="get" action="/console" class="filters" aria-label="Filter">{filters}'
-        f'<label>Status <select name="status">{statuses}</select></label><button type="submit">Filter</button></form>'
+        f'<label>Status <select name="status">{statuses}</select></label>'
+        f'<label>Created <select name="since">{periods}</select></label><button type="submit">Filter</button></form>'
     )
     more = ""
     if page["has_more"]:
@@ -206,6 +216,9 @@ async def response_page(request: Request, gateway: Gateway, principal: Principal
         steps.append(f'<li{current}>{_link(step["id"])} <span class="muted">{muted}</span></li>')
     timeline = "".join(steps)
     error = f'<p class="error">{e(json.dumps(response["error"]))}</p>' if response.get("error") else ""
+    conversation = response.get("conversation") or {}
+    if isinstance(conversation, dict) and conversation.get("id"):
+        error += f"<p>In conversation <code>{e(conversation['id'])}</code></p>"
     raw = json.dumps(response, indent=2, ensure_ascii=False)
     no_input = '<p class="empty">(only the chain before it)</p>'
     body = (
@@ -215,6 +228,10 @@ async def response_page(request: Request, gateway: Gateway, principal: Principal
         f"<details><summary>Raw JSON</summary><pre><code>{e(raw)}</code></pre></details>"
     )
     return _html(layout(f"Response {ident}", body, owner=_owner(gateway, principal), current="/console"))
+
+
+_SINCE = {"hour": 3600, "day": 86400, "week": 7 * 86400}
+"""The Responses page's time filter, in seconds back from now."""
 
 
 def _link(ident: object) -> str:

@@ -116,6 +116,15 @@ def test_responses_chain_and_untrusted_output(browser: Browser, running: Running
     page.wait_for_url("**provider=openrouter**")
     filtered = page.locator("tbody tr")
     assert filtered.count() == 1 and filtered.first.locator("td").nth(1).inner_text() == second.id
+    page.select_option("select[name=since]", "hour")
+    page.click("button:text('Filter')")
+    page.wait_for_url("**since=hour**")
+    assert page.locator("tbody tr").count() == 1  # made just now: within the hour, with the provider kept
+    page.fill("input[name=provider]", "")
+    page.select_option("select[name=status]", "failed")
+    page.click("button:text('Filter')")
+    page.wait_for_url("**status=failed**")
+    assert page.locator("tbody tr").count() == 0 and page.locator("p.empty").count() == 1
 
     detail = browser.new_page(base_url=running.url.removesuffix("/v1"))
     detail.context.add_cookies(cast("list[SetCookieParam]", page.context.cookies()))
