@@ -365,13 +365,11 @@ def _flag(request: Request, name: str) -> bool:
 
 
 def _int_query(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise GatewayError(400, f"{name} must be an integer", param=name, code="invalid_value") from None
+    from polyresponses.server._listing import int_param
+
+    value = int_param(request.query_params, name, default)
+    assert value is not None
+    return value
 
 
 def _list_query(request: Request) -> dict[str, Any]:

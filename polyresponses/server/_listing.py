@@ -28,12 +28,13 @@ from polyresponses.store import flush
 if TYPE_CHECKING:
     from polyresponses.server._gateway import Gateway, Principal
 
-__all__ = ["list_responses"]
+__all__ = ["int_param", "list_responses"]
 
 _STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled", "queued", "in_progress"})
 
 
-def _int(query: Mapping[str, str], name: str, default: int | None) -> int | None:
+def int_param(query: Mapping[str, str], name: str, default: int | None) -> int | None:
+    """The integer query parameter ``name`` (``default`` when absent); a 400 naming it when it is not one."""
     raw = query.get(name)
     if raw is None:
         return default
@@ -45,14 +46,14 @@ def _int(query: Mapping[str, str], name: str, default: int | None) -> int | None
 
 async def list_responses(gateway: Gateway, principal: Principal, query: Mapping[str, str]) -> dict[str, Any]:
     """The list envelope for ``query`` (see the module docstring)."""
-    limit = _int(query, "limit", 20)
+    limit = int_param(query, "limit", 20)
     assert limit is not None
     if not 1 <= limit <= 100:
         raise GatewayError(400, "limit must be an integer from 1 to 100", param="limit", code="invalid_value")
     status = query.get("status")
     if status is not None and status not in _STATUSES:
         raise GatewayError(400, f"status must be one of {', '.join(sorted(_STATUSES))}", param="status")
-    since, until = _int(query, "created_after", None), _int(query, "created_before", None)
+    since, until = int_param(query, "created_after", None), int_param(query, "created_before", None)
     return await asyncio.to_thread(
         _page,
         gateway,
