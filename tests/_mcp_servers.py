@@ -95,20 +95,25 @@ def launch(mode: str) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"{PACKAGE} ({mode}) did not start on port {port}")
-        time.sleep(0.05)
+    if not _listening(process, port):
+        stop(process)
+        raise RuntimeError(f"{PACKAGE} ({mode}) did not start on port {port}")
     addresses = _listening_addresses(process.pid, port)
     if not addresses or any(a not in ("0100007F", "00000000000000000000000001000000") for a in addresses):
         stop(process)
         raise RuntimeError(f"{PACKAGE} listens beyond loopback: {addresses}")
     return process, f"http://127.0.0.1:{port}{path}"
+
+
+def _listening(process: subprocess.Popen[bytes], port: int, seconds: float = 30) -> bool:
+    """Whether ``process`` accepts connections on ``port`` within ``seconds`` (``False`` if it exits first)."""
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -149,14 +154,8 @@ def time_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mcp-server-time did not start on port {port}")
-            time.sleep(0.05)
+        if not _listening(process, port):
+            pytest.fail(f"mcp-server-time did not start on port {port}")
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         stop(process)
