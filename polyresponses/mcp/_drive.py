@@ -10,6 +10,7 @@ first MCP step and stopped and joined when the response ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from polyresponses.mcp._session import McpSessions
     from polyresponses.router._client import AsyncClient, Client, _Plan
+    from polyresponses.router._providers import Provider
     from polyresponses.types import Response, ResponseStreamEvent
 
 __all__ = ["McpPlan", "McpStream", "AsyncMcpStream", "run_async", "run_sync"]
@@ -52,9 +54,9 @@ class McpPlan:
         require_sdk()  # before anything is sent: a missing extra is named, not met mid-response
         return cls(request, body, options, response_id or new_id("resp"))
 
-    def steps(self, provider: str, *, stream: bool) -> Generator[Step, Any, Response]:
+    def steps(self, provider: Provider, *, stream: bool) -> Generator[Step, Any, Response]:
         loop = McpLoop(
-            provider,
+            provider.name,
             self.body,
             self.request.servers,
             self.request.echo,
@@ -62,12 +64,17 @@ class McpPlan:
             max_turns=self.options.max_turns,
             response_id=self.response_id,
             mcp_choice=self.request.tool_choice,
+            refuses_by_choice=provider.dialect != "bedrock_converse",  # Converse: no "none" after tool calls
         )
         return loop.run()
 
 
 class _Bridge:
-    """An event loop in a helper thread, for the sync shell; started on first use, joined by :meth:`close`."""
+    """An event loop in a helper thread, for the sync shell; started on first use, joined by :meth:`close`.
+
+    The loop is created, run, drained and closed in the helper thread alone, so a caller whose own thread
+    runs an event loop (Jupyter, a sync client inside an async app) is never asked to run this one.
+    """
 
     def __init__(self, options: McpOptions) -> None:
         self._options = options
@@ -79,25 +86,41 @@ class _Bridge:
         from polyresponses.mcp._session import McpSessions
 
         if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="polyresponses-mcp", daemon=True)
+            ready = threading.Event()
+            self._thread = threading.Thread(target=self._serve, args=(ready,), name="polyresponses-mcp", daemon=True)
             self._thread.start()
+            ready.wait()
             self._sessions = McpSessions(self._options)
-        assert self._sessions is not None
+        assert self._loop is not None and self._sessions is not None
         return asyncio.run_coroutine_threadsafe(work(self._sessions), self._loop).result()
 
+    def _serve(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
     def close(self) -> None:
+        """Close the sessions and stop the thread; never raises (the response it served stands)."""
         loop, thread, sessions = self._loop, self._thread, self._sessions
-        if loop is None or thread is None or sessions is None:
+        if loop is None or thread is None:
             return
         self._loop = self._thread = self._sessions = None
         try:
-            asyncio.run_coroutine_threadsafe(sessions.aclose(), loop).result(timeout=self._options.connect_timeout * 2)
+            # A session that would not close in time: the thread still stops below.
+            with contextlib.suppress(Exception):
+                if sessions is not None:
+                    wait = self._options.connect_timeout * 2
+                    asyncio.run_coroutine_threadsafe(sessions.aclose(), loop).result(timeout=wait)
         finally:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
 
 
 def _record_sync(plan: _Plan, final: Response) -> Response:
@@ -122,7 +145,7 @@ def _mcp(plan: _Plan) -> McpPlan:
 def run_sync(client: Client, plan: _Plan) -> Response:
     """A whole (not streamed) response with its MCP loop, in the sync shell."""
     bridge = _Bridge(_mcp(plan).options)
-    steps = _mcp(plan).steps(client.provider.name, stream=False)
+    steps = _mcp(plan).steps(client.provider, stream=False)
     try:
         reply: Any = None
         while True:
@@ -152,7 +175,7 @@ async def run_async(client: AsyncClient, plan: _Plan) -> Response:
     from polyresponses.mcp._session import McpSessions
 
     sessions = McpSessions(_mcp(plan).options)
-    steps = _mcp(plan).steps(client.provider.name, stream=False)
+    steps = _mcp(plan).steps(client.provider, stream=False)
     try:
         reply: Any = None
         while True:
@@ -182,8 +205,8 @@ class _LoopStream:
 
     _turn: Stream[Any] | AsyncStream[Any] | None
 
-    def _setup(self, provider: str, plan: _Plan) -> None:
-        self._plan, self._provider = plan, provider
+    def _setup(self, provider: Provider, plan: _Plan) -> None:
+        self._plan, self._provider = plan, provider.name
         self._steps = _mcp(plan).steps(provider, stream=True)
         self._turn = None
         self._first: Step | None = None
@@ -239,7 +262,7 @@ class McpStream(_LoopStream, Stream[R], Generic[R]):
 
     def __init__(self, client: Client, plan: _Plan) -> None:
         self._client = client
-        self._setup(client.provider.name, plan)
+        self._setup(client.provider, plan)
         self._bridge = _Bridge(_mcp(plan).options)
         self._events = self._iterate()
 
@@ -301,7 +324,7 @@ class AsyncMcpStream(_LoopStream, AsyncStream[R], Generic[R]):
         from polyresponses.mcp._session import McpSessions
 
         self._client = client
-        self._setup(client.provider.name, plan)
+        self._setup(client.provider, plan)
         self._sessions = McpSessions(_mcp(plan).options)
         self._events = self._iterate()
 

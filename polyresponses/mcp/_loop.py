@@ -28,6 +28,7 @@ Choices where OpenAI documents nothing (said in the README):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from polyresponses.mcp._results import INVALID_PARAMS, CallOutcome, McpFailure, describe, protocol_error
-from polyresponses.mcp._servers import McpServer, fallback_name, listed_tool, needs_approval, tool_names
+from polyresponses.mcp._servers import McpServer, allows, fallback_name, listed_tool, needs_approval, tool_names
 from polyresponses.router._errors import InvalidRequestError
 
 if TYPE_CHECKING:
@@ -100,7 +101,9 @@ Steps = Generator[Step, Any, "Response"]
 _Sub = Generator[Step, Any, None]
 
 _DECLINED = "The user declined this tool call{reason}. Do not retry it; answer without it."
-_LIMIT = "Not run: this response reached its limit of {limit} MCP tool calls. Answer with what you have."
+_LIMIT = "Not run: this response reached its limit of {limit}. Answer with what you have."
+_LIMIT_REPLAYED = "Not run: the response that made this call had reached its limit of tool calls."
+_NOT_ALLOWED = "Not run: {tool} is not among this request's allowed_tools for {server}."
 _LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued"})
 _ARGUMENT_EVENTS = {
     "response.function_call_arguments.delta": ("response.mcp_call_arguments.delta", "delta"),
@@ -110,8 +113,17 @@ _ARGUMENT_EVENTS = {
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{os.urandom(16).hex()}"
+def new_id(prefix: str, turn: str = "") -> str:
+    """``prefix_`` and 32 hex digits; the first 8 are ``turn`` when given (the model turn an item came from)."""
+    return f"{prefix}_{turn}{os.urandom(16 - len(turn) // 2).hex()}"
+
+
+def _turn_of(item: Mapping[str, Any]) -> str:
+    """The turn token in an MCP item's id: items of one model turn share it, so a history replays each turn's
+    calls together (ids that carry none, written elsewhere, make a turn of their own)."""
+    ident = str(item.get("id") or "")
+    _, _, tail = ident.partition("_")
+    return tail[:8] if len(tail) == 32 else ident
 
 
 @dataclass(slots=True)
@@ -152,6 +164,14 @@ class McpLoop:
     _by_function: dict[str, tuple[str, str]] = field(default_factory=dict)
     _denied: dict[str, str] = field(default_factory=dict)
     _last: Response | None = None
+    refuses_by_choice: bool = True
+    """Whether the provider takes ``tool_choice: "none"`` with tool calls in the history (Bedrock Converse
+    does not: its last turn is sent with ``auto``, and calls made on it are not run)."""
+    _last_turn: bool = False
+    _token: str = field(default_factory=lambda: os.urandom(4).hex())
+    """The current model turn's token, the first 8 hex digits of its MCP items' ids."""
+    _incomplete: dict[str, str] = field(default_factory=dict)
+    """What the model is told of this response's calls that were not run (by item id)."""
     _turn_items: list[dict[str, Any]] = field(default_factory=list)
     """The items the model produced in the last turn, as it produced them."""
 
@@ -203,9 +223,14 @@ class McpLoop:
     # -- listing
 
     def _list(self) -> _Sub:
+        current = {server.label: server for server in self.servers}
         for item in self._history:
             if item.get("type") == "mcp_list_tools" and not item.get("error"):
-                self._listings[str(item.get("server_label"))] = list(item.get("tools") or [])
+                label = str(item.get("server_label"))
+                tools = list(item.get("tools") or [])
+                if label in current:  # this request's allowed_tools narrow a listing made earlier
+                    tools = [tool for tool in tools if allows(current[label], tool)]
+                self._listings[label] = tools
         wanted = tuple(server for server in self.servers if server.label not in self._listings)
         if wanted:
             first = len(self.output)
@@ -292,6 +317,8 @@ class McpLoop:
     # -- one model turn
 
     def _turn(self, last: bool) -> Generator[Step, Any, list[_Mapped]]:
+        self._last_turn = last
+        self._token = os.urandom(4).hex()
         body = self._turn_body(last)
         start = len(self.output)
         self._turn_items = []
@@ -391,7 +418,7 @@ class McpLoop:
         if needs_approval(server, listed):
             request = {
                 "type": "mcp_approval_request",
-                "id": new_id("mcpr"),
+                "id": new_id("mcpr", self._token),
                 "server_label": label,
                 "name": tool,
                 "arguments": arguments,
@@ -402,7 +429,7 @@ class McpLoop:
     def _call_item(self, label: str, tool: str, arguments: str) -> dict[str, Any]:
         return {
             "type": "mcp_call",
-            "id": new_id("mcp"),
+            "id": new_id("mcp", self._token),
             "server_label": label,
             "name": tool,
             "arguments": arguments,
@@ -415,9 +442,16 @@ class McpLoop:
         if each.item["type"] != "mcp_call" or each.server is None:
             return
         limit = self.body.get("max_tool_calls")
-        if limit is not None and self.executed >= limit and not approved:
-            each.item["status"] = "incomplete"
-            each.outcome = CallOutcome(_LIMIT.format(limit=limit))
+        if not approved and ((limit is not None and self.executed >= limit) or self._last_turn):
+            each.item["status"] = "incomplete"  # the last turn was for an answer: its calls are not run
+            what = f"{limit} MCP tool calls" if limit is not None else f"{self.max_turns} model turns"
+            each.outcome = CallOutcome(_LIMIT.format(limit=what))
+            self._incomplete[str(each.item["id"])] = each.outcome.output
+            return
+        if not allows(each.server, self._listed(each.server.label, each.tool) or {"name": each.tool}):
+            each.outcome = CallOutcome(
+                "", protocol_error(INVALID_PARAMS, _NOT_ALLOWED.format(tool=each.tool, server=each.server.label))
+            )
             return
         try:
             arguments = json.loads(each.item["arguments"] or "{}")
@@ -492,7 +526,7 @@ class McpLoop:
         if (not first or not tools) and body.get("tool_choice") not in (None, "auto", "none"):
             body["tool_choice"] = "auto"  # forced once; nothing to force when no server could be listed
         if last and self._by_function:
-            body["tool_choice"] = "none"
+            body["tool_choice"] = "none" if self.refuses_by_choice else "auto"
         return body
 
     def _listed(self, label: str, tool: str) -> Mapping[str, Any] | None:
@@ -511,32 +545,57 @@ class McpLoop:
         return tool
 
     def _for_model(self, items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The history as function calls and results the provider can read; MCP bookkeeping left out."""
+        """The history as function calls and results the provider can read; MCP bookkeeping left out. The
+        calls of one turn (consecutive MCP items) become one assistant turn of calls followed by their
+        results, as the model made them: Anthropic's thinking and Gemini's signatures need that shape."""
         ran = {i.get("approval_request_id") for i in items if i.get("type") == "mcp_call"}
         out: list[dict[str, Any]] = []
+        calls: list[dict[str, Any]] = []
+        results: list[dict[str, Any]] = []
+        turn = ""
+
+        def flush() -> None:
+            out.extend(calls)
+            out.extend(results)
+            calls.clear()
+            results.clear()
+
         for item in items:
+            pair: list[dict[str, Any]] | None = None
             match item.get("type"):
                 case "mcp_list_tools" | "mcp_approval_response":
                     continue
                 case "mcp_call":
                     result = item.get("output")
                     if item.get("status") == "incomplete":
-                        result = _LIMIT.format(limit=self.body.get("max_tool_calls"))
+                        result = self._incomplete.get(str(item.get("id")), _LIMIT_REPLAYED)
                     elif item.get("error"):
                         result = f"Error: {describe(cast('Mapping[str, Any]', item['error']))}"
-                    out.extend(self._pair(item, str(result or "")))
+                    pair = self._pair(item, str(result or ""))
                 case "mcp_approval_request":
                     ident = str(item.get("id"))
                     if ident in self._denied and ident not in ran:
-                        out.extend(self._pair(item, self._denied[ident]))
+                        pair = self._pair(item, self._denied[ident])
+                    else:
+                        continue
                 case _:
+                    flush()
                     out.append(dict(item))
+            if pair is not None:
+                if calls and _turn_of(item) != turn:
+                    flush()  # another model turn: its calls follow the results of the one before
+                turn = _turn_of(item)
+                calls.append(pair[0])
+                results.append(pair[1])
+        flush()
         return out
 
     def _pair(self, item: Mapping[str, Any], result: str) -> list[dict[str, Any]]:
         label, tool = str(item.get("server_label")), str(item.get("name"))
         name = self._names.get((label, tool)) or fallback_name(label, tool)
-        call_id = str(item.get("id"))
+        call_id = str(
+            item.get("id") or "mcp_" + hashlib.sha1(json.dumps(dict(item), sort_keys=True).encode()).hexdigest()[:32]
+        )
         return [
             {"type": "function_call", "call_id": call_id, "name": name, "arguments": item.get("arguments") or "{}"},
             {"type": "function_call_output", "call_id": call_id, "output": result},

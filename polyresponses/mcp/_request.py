@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from polyresponses.mcp._results import McpFailure, http_error
 from polyresponses.mcp._servers import McpServer, read_servers
 from polyresponses.router._errors import InvalidRequestError
 
-__all__ = ["McpRequest", "check_address", "planning_body", "take_mcp_tools"]
+__all__ = ["McpRequest", "check_address", "history_as_text", "planning_body", "take_mcp_tools"]
 
 _ECHO_DROPPED = ("headers", "authorization")
 """Never echoed or stored: OpenAI answers ``headers: null`` and leaves the token out."""
@@ -90,6 +91,36 @@ def planning_body(body: Mapping[str, Any]) -> dict[str, Any]:
         items = cast("list[Mapping[str, Any]]", given)
         out["input"] = [item for item in items if not str(item.get("type", "")).startswith("mcp_")]
     return out
+
+
+def history_as_text(provider: str, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` for a provider that cannot run MCP when this request has no ``mcp`` tool but its history holds
+    MCP items (a plain follow-up to a response that used one): each finished call becomes an assistant note
+    of what was called and what came back, so the model still knows; listings and answered approvals are
+    left out. An approval in the request itself needs its tool: refused, naming it."""
+    given = body.get("input")
+    if not isinstance(given, list) or not any(str(i.get("type", "")).startswith("mcp_") for i in given):
+        return body
+    out: list[Any] = []
+    for index, item in enumerate(cast("list[dict[str, Any]]", given)):
+        kind = str(item.get("type", ""))
+        if kind == "mcp_approval_response":
+            raise InvalidRequestError(
+                provider,
+                f"input[{index}]",
+                "approves an MCP call, but this request has no mcp tool to run it: send the mcp tool again "
+                "(its URL and headers are never stored)",
+            )
+        if kind == "mcp_call":
+            result = item.get("output") if item.get("status") != "incomplete" else "(not run)"
+            if item.get("error"):
+                result = f"error: {json.dumps(item['error'])}"
+            called = f"{item.get('server_label')}.{item.get('name')}({item.get('arguments') or '{}'})"
+            note = f"[MCP call {called} returned: {result}]"
+            out.append({"role": "assistant", "content": note})
+        elif not kind.startswith("mcp_"):
+            out.append(item)
+    return {**body, "input": out}
 
 
 def _private_literal(host: str) -> bool:

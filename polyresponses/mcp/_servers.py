@@ -26,6 +26,7 @@ from polyresponses.router._errors import InvalidRequestError, UnsupportedFeature
 
 __all__ = [
     "McpServer",
+    "allows",
     "listed_tool",
     "needs_approval",
     "read_servers",
@@ -116,6 +117,11 @@ def is_read_only(tool: Mapping[str, Any]) -> bool:
     """The listing's ``read_only`` (OpenAI's spelling) or MCP's own ``readOnlyHint``."""
     annotations = tool.get("annotations") or {}
     return bool(annotations.get("read_only", annotations.get("readOnlyHint", False)))
+
+
+def allows(server: McpServer, tool: Mapping[str, Any]) -> bool:
+    """Whether ``server``'s ``allowed_tools`` admit ``tool`` (an ``MCPListToolsTool`` or an MCP listing entry)."""
+    return server.allowed_tools is None or _matches(server.allowed_tools, str(tool.get("name")), is_read_only(tool))
 
 
 def listed_tool(server: McpServer, tool: Mapping[str, Any]) -> dict[str, Any] | None:

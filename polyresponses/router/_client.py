@@ -299,7 +299,12 @@ class _Base:
                 raise InvalidRequestError(self.provider.name, "store", "a response named in advance must be stored")
             state.recorder.rename(response_id)
         if mcp is None:
-            wire, parse, translator = plan_create(self.provider, state.body)
+            body = state.body
+            if "mcp" not in self.provider.capabilities.tools:
+                from polyresponses.mcp._request import history_as_text
+
+                body = history_as_text(self.provider.name, body)  # a follow-up without the mcp tool
+            wire, parse, translator = plan_create(self.provider, body)
             return self._plan(wire, options, finaliser, parse, translator, state.recorder, tools)
         from polyresponses.mcp._drive import McpPlan
 

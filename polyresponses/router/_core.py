@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 from pydantic import BaseModel
 
 from polyresponses.router._capabilities import check_request
-from polyresponses.router._errors import InvalidRequestError, MissingAPIKeyError
+from polyresponses.router._errors import InvalidRequestError, MissingAPIKeyError, UnsupportedFeatureError
 from polyresponses.router._provider_model import TEMPLATE_FIELDS
 from polyresponses.router._providers import PROVIDERS, Provider
 from polyresponses.router._tool_policy import HostedTools, ToolPolicy, apply_tool_policy
@@ -260,6 +260,10 @@ def build_body(
         from polyresponses.mcp._request import take_mcp_tools
 
         mcp = take_mcp_tools(provider.name, wire, allow_private=mcp_private_addresses)
+        if mcp is not None and "function" not in provider.capabilities.tools:
+            raise UnsupportedFeatureError(
+                provider.name, "mcp tools", "it takes no function tools, which the router needs to run MCP for it"
+            )
     if provider.dialect != "openai_responses":
         _require_call_ids(provider.name, wire.get("input"))
     policy = apply_tool_policy(provider, wire, hosted_tools)

@@ -103,6 +103,8 @@ def portable(item: dict[str, Any], origin: str | None, target: str) -> dict[str,
             parts = cast("list[Mapping[str, Any]]", item["content"])
             text = "".join(str(part.get("text") or part.get("refusal") or "") for part in parts)
             return {"type": "message", "role": "assistant", "content": text}
+        case kind if str(kind).startswith("mcp_"):
+            return item  # the router's own ids (it ran the calls), which approvals and call ids refer to
         case _:
             return {key: value for key, value in item.items() if key != "id"}
 

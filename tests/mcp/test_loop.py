@@ -266,7 +266,7 @@ def test_an_unknown_approval_id_is_refused_before_the_network(upstream: Loopback
 
 def test_max_tool_calls_counts_executed_calls(upstream: LoopbackServer, everything: str) -> None:
     calls = [("echo", '{"message": "1"}'), ("echo", '{"message": "2"}')]
-    upstream.default = script = ScriptedTools("chat", [calls, calls])
+    upstream.default = script = ScriptedTools("chat", [calls])
     response, _ = run("chat", upstream, True, input="x", tools=[mcp_tool(everything)], max_tool_calls=1)
     assert kinds(response) == ["mcp_list_tools", "mcp_call", "mcp_call", "message"]
     statuses = [item.status for item in response.output[1:3]]  # type: ignore[union-attr]
@@ -280,7 +280,11 @@ def test_the_turn_cap_ends_the_loop_with_an_answer(upstream: LoopbackServer, eve
     with client_for("chat", upstream, mcp=McpOptions(max_turns=3)) as client:
         response = client.responses.create(model="m", input="x", tools=[mcp_tool(everything)])
     assert len(script.seen) == 3 and script.seen[2]["tool_choice"] == "none"
-    assert kinds(response).count("mcp_call") == 3  # the scripted model ignores tool_choice; the loop still ends
+    calls = [item for item in response.output if item.type == "mcp_call"]
+    # The scripted model ignores tool_choice: its call on the last turn is not run, and the loop ends.
+    assert [call.status for call in calls] == ["completed", "completed", "incomplete"]
+    told = [m["content"] for m in script.seen[2]["messages"] if m["role"] == "tool"]
+    assert told == ["Echo: again", "Echo: again"]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -438,3 +442,55 @@ def test_approval_within_a_conversation(upstream: LoopbackServer, everything: st
         "message",
     ]
     assert len(script.seen) == 2
+
+
+def test_the_sync_client_works_where_an_event_loop_is_running(upstream: LoopbackServer, everything: str) -> None:
+    """Jupyter and sync code inside async apps: the helper loop runs and closes in its own thread only."""
+    upstream.default = ScriptedTools("chat", [[("echo", '{"message": "jupyter"}')]])
+
+    async def inside_a_loop() -> Response:
+        with client_for("chat", upstream) as client:
+            return client.responses.create(model="m", input="x", tools=[mcp_tool(everything)])
+
+    assert asyncio.run(inside_a_loop()).output_text == "done: Echo: jupyter"
+
+
+@pytest.mark.parametrize("dialect", ["chat", "anthropic"])
+def test_a_follow_up_without_the_mcp_tool_tells_the_model_what_was_called(
+    dialect: Dialect, upstream: LoopbackServer, everything: str
+) -> None:
+    upstream.default = script = ScriptedTools(dialect, [[("echo", '{"message": "earlier"}')]])
+    with client_for(dialect, upstream) as client:
+        first = client.responses.create(model="m", input="x", tools=[mcp_tool(everything)])
+        later = client.responses.create(model="m", input="thanks", previous_response_id=first.id)
+        approval: Any = {"type": "mcp_approval_response", "approval_request_id": "mcpr_x", "approve": True}
+        with pytest.raises(InvalidRequestError, match="send the mcp tool again"):
+            client.responses.create(model="m", input=[approval], previous_response_id=first.id)
+    assert later.status == "completed"
+    assert "[MCP call ev.echo" in json.dumps(script.seen[-1]) and "Echo: earlier" in json.dumps(script.seen[-1])
+
+
+def test_a_chain_across_providers_keeps_the_calls_ids(everything: str) -> None:
+    with LoopbackServer() as anthropic, LoopbackServer() as chat:
+        anthropic.default = ScriptedTools("anthropic", [[("echo", '{"message": "a"}'), ("echo", '{"message": "b"}')]])
+        chat.default = script = ScriptedTools("chat")
+        store = MemoryStore()
+        with (
+            Client("anthropic", api_key="k", api_base=anthropic.url, store=store) as claude,
+            Client("mistral", api_key="k", api_base=chat.url, dialect="chat_completions", store=store) as mistral,
+        ):
+            first = claude.responses.create(model="m", input="x", tools=[mcp_tool(everything)])
+            mistral.responses.create(
+                model="m", input="more", previous_response_id=first.id, tools=[mcp_tool(everything)]
+            )
+    calls = [call for m in script.seen[0]["messages"] for call in m.get("tool_calls") or []]
+    ids = [call["id"] for call in calls]
+    assert len(ids) == 2 and len(set(ids)) == 2 and all(ident.startswith("mcp_") for ident in ids)
+    assert len([m for m in script.seen[0]["messages"] if m.get("tool_calls")]) == 1  # one turn: both calls together
+
+
+def test_mcp_needs_function_tools() -> None:
+    with pytest.raises(UnsupportedFeatureError, match="mcp tools"):
+        Client("llamafile", api_key="k", api_base="http://127.0.0.1:9/v1", store=False).responses.create(
+            model="m", input="x", tools=[mcp_tool("https://mcp.example.com/mcp")]
+        )
