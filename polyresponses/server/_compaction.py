@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import os
 import secrets
 import time
@@ -55,7 +56,14 @@ class Sealer:
         if len(secret) != 32:
             raise ValueError("the gateway secret must be 32 bytes")
         self._aead = AESGCM(secret)
+        self._secret = secret
         self.key_id = hashlib.sha256(secret).hexdigest()[:8]
+
+    def derived(self, purpose: str) -> Sealer:
+        """A sealer under a key derived from this one for ``purpose`` (HMAC-SHA256 of the secret and the
+        label): what it seals can never be opened, or forged, as another purpose's (a compaction item
+        shaped like a console cookie, say)."""
+        return Sealer(hmac.new(self._secret, purpose.encode(), hashlib.sha256).digest())
 
     @classmethod
     def for_store(cls, store_path: str, environ: dict[str, str] | Any) -> Sealer:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 
 __all__ = ["int_param", "list_responses"]
 
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+"""What a query integer may look like: ASCII digits only (``int()`` also takes ``1_0`` and other scripts' digits)."""
+_BATCH = 200
+"""Owner rows read per query while filters skip some."""
+_SCAN_LIMIT = 5000
+"""At most this many of a key's rows are read for one page: a filter that matches little stops there, with
+``has_more`` and the cursor where it stopped, so no request does unbounded work."""
 _STATUSES = frozenset({"completed", "incomplete", "failed", "cancelled", "queued", "in_progress"})
 
 
@@ -38,10 +46,9 @@ def int_param(query: Mapping[str, str], name: str, default: int | None) -> int |
     raw = query.get(name)
     if raw is None:
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise GatewayError(400, f"{name} must be an integer", param=name, code="invalid_value") from None
+    if not _INTEGER.fullmatch(raw) or not -(2**63) <= int(raw) < 2**63:
+        raise GatewayError(400, f"{name} must be an integer of at most 64 bits", param=name, code="invalid_value")
+    return int(raw)
 
 
 async def list_responses(gateway: Gateway, principal: Principal, query: Mapping[str, str]) -> dict[str, Any]:
@@ -91,28 +98,29 @@ def _page(
         cursor = (created, after)
     data: list[dict[str, Any]] = []
     has_more = False
-    while len(data) <= limit:
-        rows = ledger.owned(
-            "response", owner, limit=limit + 1, provider=provider, before=cursor, since=since, until=until
-        )
+    scanned = 0
+    last_seen: str | None = None
+    while not has_more:
+        rows = ledger.owned("response", owner, limit=_BATCH, provider=provider, before=cursor, since=since, until=until)
         for ident, row_provider, created in rows:
-            cursor = (created, ident)
+            if len(data) == limit or scanned >= _SCAN_LIMIT:
+                has_more = True
+                break
+            cursor, scanned, last_seen = (created, ident), scanned + 1, ident
             entry = _entry(gateway, ident, row_provider)
             if entry is None or (model is not None and entry.get("model") != model):
                 continue
             if status is not None and entry.get("status") != status:
                 continue
-            if len(data) == limit:
-                has_more = True
-                break
             data.append(entry)
-        if has_more or len(rows) <= limit:
+        if len(rows) < _BATCH:
             break
     return {
         "object": "list",
         "data": data,
         "first_id": data[0]["id"] if data else "",
-        "last_id": data[-1]["id"] if data else "",
+        # Where the next page starts: the last response shown, or the last one read when a filter stopped early.
+        "last_id": data[-1]["id"] if data and not (has_more and scanned >= _SCAN_LIMIT) else (last_seen or ""),
         "has_more": has_more,
     }
 

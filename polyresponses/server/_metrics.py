@@ -12,9 +12,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-__all__ = ["Metrics", "Minute"]
+__all__ = ["BUCKETS", "Metrics", "Minute"]
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+BUCKETS = _BUCKETS
 
 WINDOW_MINUTES = 60
 """How far back the console's charts look: the last hour, by minute, kept in memory per process."""
@@ -36,8 +38,8 @@ class Minute:
 
 
 def percentile(histogram: list[int], fraction: float) -> float | None:
-    """The bucket bound under which ``fraction`` of the requests finished (``None``: no requests; the last
-    bucket has no bound and reads as its lower one)."""
+    """The bucket bound under which ``fraction`` of the requests finished (``None``: no requests; ``inf`` when
+    it lies in the last bucket, above every bound)."""
     total = sum(histogram)
     if not total:
         return None
@@ -45,8 +47,8 @@ def percentile(histogram: list[int], fraction: float) -> float | None:
     for index, count in enumerate(histogram):
         seen += count
         if seen >= fraction * total:
-            return _BUCKETS[min(index, len(_BUCKETS) - 1)]
-    return _BUCKETS[-1]
+            return _BUCKETS[index] if index < len(_BUCKETS) else float("inf")
+    return float("inf")
 
 
 Labels = tuple[tuple[str, str], ...]

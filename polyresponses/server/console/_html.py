@@ -28,9 +28,12 @@ def e(value: object) -> str:
 
 def when(seconds: object) -> str:
     """A unix time as UTC, for people."""
-    if not isinstance(seconds, int | float):
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
         return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+    try:  # the upstream chose it: anything out of range shows as nothing, never as an error page
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return ""
 
 
 def layout(title: str, body: str, *, owner: str | None, current: str, scripts: Sequence[str] = ()) -> str:

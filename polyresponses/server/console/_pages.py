@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from polyresponses.router._errors import PolyresponsesError
 from polyresponses.server._errors import GatewayError, as_gateway_error
-from polyresponses.server._metrics import WINDOW_MINUTES, Minute, percentile
+from polyresponses.server._metrics import BUCKETS, WINDOW_MINUTES, Minute, percentile
 from polyresponses.server.console._html import e, items, layout, table, when
 from polyresponses.server.console._session import COOKIE, SESSION_SECONDS, cookie_for, principal_of, same_origin
 
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from polyresponses.server._gateway import Gateway, Principal
 
 __all__ = ["HEADERS", "console_page", "login", "logout"]
+
+log = logging.getLogger("polyresponses.server.console")
 
 HEADERS = {
     # No inline script or style anywhere: what a model wrote can never run (its text is escaped too).
@@ -37,6 +42,31 @@ HEADERS = {
 }
 
 Page = Callable[["Request", "Gateway", "Principal"], Awaitable[Response]]
+
+
+FORM_LIMIT = 64 * 1024
+"""The largest console form (a key, a model name): anything larger is refused before it is parsed."""
+
+
+def _failure(error: Exception) -> GatewayError:
+    """``error`` as the spec's error, as the API shapes it; one the library did not shape is logged by type."""
+    if isinstance(error, HTTPException):  # Starlette's own (a malformed form)
+        return GatewayError(error.status_code, str(error.detail), code="invalid_request")
+    if not isinstance(error, GatewayError | PolyresponsesError):
+        log.error("console request failed: %s", type(error).__name__)
+    return as_gateway_error(error)
+
+
+async def _form(request: Request) -> Any:
+    """The posted form, at most :data:`FORM_LIMIT` bytes (counted as it arrives, whatever Content-Length says)."""
+    size, body = 0, bytearray()
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > FORM_LIMIT:
+            raise GatewayError(413, f"a console form is at most {FORM_LIMIT} bytes", code="request_too_large")
+        body.extend(chunk)
+    request._body = bytes(body)  # Starlette reads the form from the cached body
+    return await request.form()
 
 
 def _html(text: str, status: int = 200) -> HTMLResponse:
@@ -62,7 +92,7 @@ def console_page(
                 await gateway.check_rate(principal)
             return await handler(request, gateway, principal)
         except Exception as error:
-            failure = as_gateway_error(error)
+            failure = _failure(error)
             if api:
                 return JSONResponse(failure.body(), status_code=failure.status, headers={**HEADERS, **failure.headers})
             body = f'<p class="error">{e(failure.message)}</p><p><a href="/console">Back to the responses</a></p>'
@@ -82,7 +112,7 @@ async def login(request: Request) -> Response:
     if request.method == "POST":
         try:
             same_origin(request)
-            form = await request.form()
+            form = await _form(request)
             key = str(form.get("key") or "")
             principal = gateway.authenticate(f"Bearer {key}")
             response = RedirectResponse("/console", status_code=303, headers=HEADERS)
@@ -140,7 +170,7 @@ async def responses_page(request: Request, gateway: Gateway, principal: Principa
         rows.append(
             (
                 e(when(created)),
-                f'<a href="/console/responses/{e(entry["id"])}">{e(entry["id"])}</a>',
+                _link(entry["id"]),
                 e(meta.get("provider")),
                 e(entry.get("model")),
                 f'<span class="status status-{e(entry.get("status"))}">{e(entry.get("status"))}</span>',
@@ -209,10 +239,15 @@ async def response_page(request: Request, gateway: Gateway, principal: Principal
             )
         ],
     )
-    steps = []
+    steps: list[str] = []
+    last = None
     for step in chain:
         current = ' aria-current="step"' if step["id"] == ident else ""
         muted = f"{e(step.get('model'))} · {e(when(step.get('created_at')))}"
+        previous = step.get("previous_response_id")
+        if steps and previous and previous != last:
+            muted += f" · continues {e(previous)}"  # a branch: not the turn listed just before it
+        last = step["id"]
         steps.append(f'<li{current}>{_link(step["id"])} <span class="muted">{muted}</span></li>')
     timeline = "".join(steps)
     error = f'<p class="error">{e(json.dumps(response["error"]))}</p>' if response.get("error") else ""
@@ -235,7 +270,8 @@ _SINCE = {"hour": 3600, "day": 86400, "week": 7 * 86400}
 
 
 def _link(ident: object) -> str:
-    return f'<a href="/console/responses/{e(ident)}">{e(ident)}</a>' if ident else ""
+    """A link to a response's page (the id, provider-chosen, is a path segment: quoted, then escaped)."""
+    return f'<a href="/console/responses/{e(quote(str(ident), safe=""))}">{e(ident)}</a>' if ident else ""
 
 
 def _load(gateway: Gateway, ident: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
@@ -268,14 +304,21 @@ def _chain(gateway: Gateway, principal: Principal, response: Mapping[str, Any]) 
             break
         before.append(loaded[0])
         previous = loaded[0].get("previous_response_id")
-    after: list[dict[str, Any]] = []
-    rows = gateway.ledger.owned("response", principal.owner, limit=200)
-    following = {response["id"]}
-    for ident, _, _ in reversed(rows):
+    children: dict[str, list[dict[str, Any]]] = {}
+    for ident, _, _ in gateway.ledger.owned("response", principal.owner, limit=200):
         loaded = _load(gateway, ident)
-        if loaded is not None and loaded[0].get("previous_response_id") in following and ident not in seen:
-            after.append(loaded[0])
-            following.add(ident)
+        parent = loaded[0].get("previous_response_id") if loaded is not None else None
+        if loaded is not None and isinstance(parent, str) and ident not in seen:
+            children.setdefault(parent, []).append(loaded[0])
+    after: list[dict[str, Any]] = []
+    waiting = [str(response["id"])]
+    while waiting and len(after) < 200:  # every turn made from it, however many branches, parents first
+        parent = waiting.pop(0)
+        for child in sorted(children.get(parent, []), key=lambda turn: (turn.get("created_at") or 0, turn["id"])):
+            if child["id"] not in seen:
+                seen.add(child["id"])
+                after.append(child)
+                waiting.append(str(child["id"]))
     return [*reversed(before), dict(response), *after]
 
 
@@ -326,7 +369,7 @@ async def providers_page(_request: Request, gateway: Gateway, principal: Princip
 async def provider_check(request: Request, gateway: Gateway, principal: Principal) -> Response:
     """The smallest request to one provider: its answer, or the exact error (never a key: errors carry none)."""
     name = request.path_params["provider"]
-    form = await request.form()
+    form = await _form(request)
     model = str(form.get("model") or "").strip()
     try:
         if not model:
@@ -411,14 +454,17 @@ async def metrics_page(_request: Request, gateway: Gateway, principal: Principal
         )
         for (provider, model), m in sorted(by_model.items())
     ]
-    latest = max(per_minute, default=0)
+    latest = int(time.time() // 60)
     minutes = [latest - WINDOW_MINUTES + 1 + n for n in range(WINDOW_MINUTES)]
     requests_chart = bars(
         "Requests per minute", [(m, float(per_minute[m].requests if m in per_minute else 0)) for m in minutes]
     )
     latency_chart = bars(
         "p50 latency per minute (s)",
-        [(m, percentile(per_minute[m].histogram, 0.5) or 0.0 if m in per_minute else 0.0) for m in minutes],
+        [
+            (m, min(percentile(per_minute[m].histogram, 0.5) or 0.0, BUCKETS[-1]) if m in per_minute else 0.0)
+            for m in minutes
+        ],
     )
     body = (
         '<p class="muted">The last hour on this gateway process, by minute (each replica counts its own).</p>'
@@ -438,7 +484,9 @@ def _add(total: Minute, figures: Minute) -> None:
 
 
 def _seconds(value: float | None) -> str:
-    return "" if value is None else f"≤ {value:g} s"
+    if value is None:
+        return ""
+    return f"> {BUCKETS[-1]:g} s" if value > BUCKETS[-1] else f"≤ {value:g} s"
 
 
 def _owner(gateway: Gateway, principal: Principal) -> str | None:

@@ -151,8 +151,8 @@ class Ledger:
             clauses.append("provider = ?")
             args.append(provider)
         if before is not None:
-            clauses.append("(created_at < ? OR (created_at = ? AND id < ?))")
-            args.extend([before[0], before[0], before[1]])
+            clauses.append("(created_at, id) < (?, ?)")  # a row value: the index range serves it
+            args.extend([before[0], before[1]])
         if since is not None:
             clauses.append("created_at >= ?")
             args.append(since)

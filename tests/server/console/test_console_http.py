@@ -4,6 +4,7 @@ one key may see of another's (nothing)."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -97,3 +98,61 @@ def test_the_playground_api_is_the_create_route_as_the_signed_in_key(running: Ru
         ident = reply.json()["id"]
     with openai.OpenAI(base_url=running.url, api_key=ALICE, max_retries=0) as owner:
         assert owner.responses.retrieve(ident).output_text == "echo: from the console"
+
+
+def test_a_rotated_key_ends_its_sessions_and_no_compaction_item_passes_for_a_cookie(running: RunningGateway) -> None:
+    from dataclasses import replace
+
+    from polyresponses.server._config import GatewayKey, key_digest
+
+    gateway = running.gateway
+    with _signed_in(running, ALICE) as alice:
+        cookie = alice.cookies["polyresponses_console"]
+        assert alice.get("/console").status_code == 200
+        keys = gateway.config.keys
+        gateway.config = replace(
+            gateway.config,
+            keys=tuple(GatewayKey(k.name, key_digest("sk-rotated")) if k.name == "alice" else k for k in keys),
+        )
+        try:
+            assert alice.get("/console").status_code == 303  # the key it was made with is gone
+        finally:
+            gateway.config = replace(gateway.config, keys=keys)
+        assert alice.get("/console").status_code == 200
+    name, _, _ = cookie.partition("~")
+    claims = json.dumps({"exp": 99999999999, "key": ""})
+    forged = name + "~" + gateway.sealer.seal(claims, "alice")  # what a compaction item of alice's looks like
+    assert httpx.get(_root(running) + "/console", cookies={"polyresponses_console": forged}).status_code == 303
+
+
+def test_odd_input_is_a_clear_error_never_a_500(running: RunningGateway) -> None:
+    with _signed_in(running, ALICE) as alice:
+        huge = alice.get("/console", params={"limit": "99999999999999999999"})
+        assert huge.status_code == 400 and "64 bits" in huge.text
+        assert alice.get("/console", params={"limit": "1_0"}).status_code == 400
+        big = alice.post(
+            "/console/providers/mistral/check",
+            content=b"model=" + b"m" * 70_000,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert big.status_code == 413
+    api = httpx.get(
+        f"{running.url}/responses", params={"created_after": "9" * 30}, headers={"Authorization": f"Bearer {ALICE}"}
+    )
+    assert api.status_code == 400 and api.json()["error"]["param"] == "created_after"
+
+
+def test_the_chain_shows_every_later_turn_and_marks_a_branch(running: RunningGateway) -> None:
+    with openai.OpenAI(base_url=running.url, api_key=ALICE, max_retries=0) as alice:
+        root = alice.responses.create(model="mistral:m", input="root").id
+        turns = [root]
+        for n in range(4):  # made within a second: the order must not depend on ids
+            turns.append(alice.responses.create(model="mistral:m", input=f"t{n}", previous_response_id=turns[-1]).id)
+        branch = alice.responses.create(model="openrouter:m", input="branch", previous_response_id=root).id
+    with _signed_in(running, ALICE) as console:
+        page = console.get(f"/console/responses/{root}").text
+    chain = page.split('<ol class="chain">', 1)[1].split("</ol>", 1)[0]
+    positions = [chain.index(ident) for ident in turns]
+    assert positions == sorted(positions) and branch in chain
+    entries = {ident: chain.split(ident, 1)[1].split("</li>", 1)[0] for ident in (turns[1], branch)}
+    assert [f"continues {root}" in entry for entry in entries.values()].count(True) == 1  # the second child of root
