@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, assert_never
 from polyresponses.mcp import McpOptions
 from polyresponses.mcp._loop import CallTools, Emit, ListTools, McpLoop, ModelTurn, NextEvent, Step, new_id
 from polyresponses.mcp._request import McpRequest
+from polyresponses.router._errors import StreamError
 from polyresponses.router._stream import AsyncStream, Stream
 
 if TYPE_CHECKING:
@@ -55,7 +56,10 @@ class McpPlan:
         return cls(request, body, options, response_id or new_id("resp"))
 
     def steps(self, provider: Provider, *, stream: bool) -> Generator[Step, Any, Response]:
-        loop = McpLoop(
+        return self.loop(provider, stream=stream).run()
+
+    def loop(self, provider: Provider, *, stream: bool) -> McpLoop:
+        return McpLoop(
             provider.name,
             self.body,
             self.request.servers,
@@ -66,7 +70,6 @@ class McpPlan:
             mcp_choice=self.request.tool_choice,
             refuses_by_choice=provider.dialect != "bedrock_converse",  # Converse: no "none" after tool calls
         )
-        return loop.run()
 
 
 class _Bridge:
@@ -207,7 +210,8 @@ class _LoopStream:
 
     def _setup(self, provider: Provider, plan: _Plan) -> None:
         self._plan, self._provider = plan, provider.name
-        self._steps = _mcp(plan).steps(provider, stream=True)
+        self._loop = _mcp(plan).loop(provider, stream=True)
+        self._steps = self._loop.run()
         self._turn = None
         self._first: Step | None = None
         self._final: Response | None = None
@@ -245,8 +249,6 @@ class _LoopStream:
 
     def _result(self) -> Any:
         if self._final is None:
-            from polyresponses.router._errors import StreamError
-
             raise StreamError("the stream ended before its terminal event", provider=self._provider)
         if self._plan.recorder is not None:
             self._plan.recorder.patch_response(self._final)
@@ -304,12 +306,19 @@ class McpStream(_LoopStream, Stream[R], Generic[R]):
                         opened = self._client._stream(self._client._turn_plan(self._plan, body)).open()
                         self._turn, turn = opened, iter(opened)
                     case NextEvent():
-                        reply = next(turn, None)
+                        reply = self._next(turn)
                     case _:
                         assert_never(step)
                 step = self._advance(reply)
         finally:
             self.close()
+
+    def _next(self, turn: Iterator[ResponseStreamEvent]) -> ResponseStreamEvent | None:
+        try:
+            return next(turn, None)
+        except StreamError as error:
+            error.partial = self._loop.partial()  # the MCP response so far, not the provider's turn
+            raise
 
     def get_final_response(self) -> R:
         self.until_done()
@@ -367,7 +376,11 @@ class AsyncMcpStream(_LoopStream, AsyncStream[R], Generic[R]):
                         self._turn, turn = opened, aiter(opened)
                     case NextEvent():
                         assert turn is not None
-                        reply = await anext(turn, None)
+                        try:
+                            reply = await anext(turn, None)
+                        except StreamError as error:
+                            error.partial = self._loop.partial()  # the MCP response so far, not the turn's
+                            raise
                     case _:
                         assert_never(step)
                 step = self._advance(reply)

@@ -616,16 +616,19 @@ class McpLoop:
         from polyresponses.router._wire import to_reply
         from polyresponses.router.dialects._synth import response_adapter, synthesized_response
 
-        if last is None:
+        if last is None:  # the lifecycle events before any turn: the request as the caller wrote it
+            asked = {**self.body, "tools": [*(self.body.get("tools") or []), *self.echo]}
+            if self.mcp_choice is not None:
+                asked["tool_choice"] = dict(self.mcp_choice)
             return synthesized_response(
                 self.provider,
-                self.body,
+                asked,
                 response_id=self.response_id,
                 created_at=self.created_at,
                 model=str(self.body.get("model")),
                 status=status,
-                output=[],
-                usage=None,
+                output=[_plain(item) for item in self.output],
+                usage=self.usage,
             )
         data = to_reply(last)
         offered = {tool["name"] for tool in self._function_tools()}
@@ -641,6 +644,10 @@ class McpLoop:
         )
         data.pop("output_text", None)
         return finalise(response_adapter().validate_python(data))
+
+    def partial(self) -> Response:
+        """The response as far as it got (for a turn that failed mid-stream): our id, the items so far."""
+        return self._response("failed", None)
 
     def _function_tools(self) -> list[dict[str, Any]]:
         return [{"name": name} for name in self._by_function]

@@ -494,3 +494,42 @@ def test_mcp_needs_function_tools() -> None:
         Client("llamafile", api_key="k", api_base="http://127.0.0.1:9/v1", store=False).responses.create(
             model="m", input="x", tools=[mcp_tool("https://mcp.example.com/mcp")]
         )
+
+
+def test_the_first_events_show_the_request_as_written(upstream: LoopbackServer, everything: str) -> None:
+    upstream.default = ScriptedTools("chat", [[("echo", '{"message": "c"}')]])
+    choice: Any = {"type": "mcp", "server_label": "ev", "name": "echo"}
+    _, events = run("chat", upstream, True, input="x", tools=[mcp_tool(everything)], tool_choice=choice)
+    created, completed = events[0], events[-1]
+    assert created.type == "response.created" and completed.type == "response.completed"
+    for response in (created.response, completed.response):
+        assert [tool.type for tool in response.tools or []] == ["mcp"]
+        assert response.tool_choice.type == "mcp"  # type: ignore[union-attr]
+
+
+def test_a_turn_failing_mid_stream_reports_the_mcp_response_so_far(upstream: LoopbackServer, everything: str) -> None:
+    from polyresponses.router._errors import StreamError
+    from tests._loopback import Exchange
+
+    scripted = ScriptedTools("responses", [[("echo", '{"message": "before"}')]])
+
+    def behaviour(exchange: Exchange) -> None:
+        if scripted.seen:  # the second turn fails mid-stream
+            exchange.start()
+            exchange.write(b'event: error\ndata: {"type": "error", "code": "server_error", "message": "boom"}\n\n')
+            exchange.end()
+        else:
+            scripted(exchange)
+
+    upstream.default = behaviour
+    with client_for("responses", upstream) as client:
+        stream = client.responses.create(model="m", input="x", tools=[mcp_tool(everything)], stream=True)
+        with stream, pytest.raises(StreamError) as failed:
+            events = []
+            for event in stream:
+                events.append(event)
+    created = events[0]
+    assert created.type == "response.created"
+    partial = failed.value.partial
+    assert partial is not None and partial.id == created.response.id
+    assert [item.type for item in partial.output] == ["mcp_list_tools", "mcp_call"]
