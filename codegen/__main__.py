@@ -31,7 +31,7 @@ from codegen._normalise import (
     rename_numbered_schemas,
 )
 from codegen._overlay import Overlay, apply_overlay, load_overlays
-from codegen._params import params_view
+from codegen._params import open_objects, params_view
 from codegen._prune import prune_to_paths
 from codegen._retype import retype
 from codegen._validate import compare_with_known, error_keys, load_known_errors
@@ -55,22 +55,7 @@ PARAMS = {"openai_params": "openai"}
 """Extra outputs: the request TypedDicts (profile) generated from a spec's normalised form."""
 
 
-def _open_objects(spec: dict[str, Any]) -> list[str]:
-    """The schemas that welcome keys they do not name: ``additionalProperties`` true or a schema, or an
-    object that names no properties at all (the spec's way to write "any object", e.g. ``EmptyModelParam``
-    for tool-search arguments). The router refuses unnamed keys everywhere else in a request."""
-    schemas = spec["components"]["schemas"]
-
-    def welcomes(schema: Any) -> bool:
-        if not isinstance(schema, dict) or schema.get("additionalProperties") is False:
-            return False
-        named = schema.get("properties") or any(schema.get(k) for k in ("allOf", "anyOf", "oneOf", "$ref"))
-        return schema.get("additionalProperties") is not None or (schema.get("type") == "object" and not named)
-
-    return sorted(name for name, schema in schemas.items() if welcomes(schema))
-
-
-def _index(out: Path, open_objects: dict[str, list[str]]) -> str:
+def _index(out: Path, open_by_spec: dict[str, list[str]]) -> str:
     """The package ``__init__``: the public names of each generated module, so that
     ``polyresponses.types`` can export them lazily without importing the module first; and the open
     objects of each spec."""
@@ -89,7 +74,7 @@ def _index(out: Path, open_objects: dict[str, list[str]]) -> str:
         lines.append(f"{constant}: tuple[str, ...] = (")
         lines.extend(f'    "{name}",' for name in names)
         lines.extend([")", ""])
-    for spec_name, names in sorted(open_objects.items()):
+    for spec_name, names in sorted(open_by_spec.items()):
         constant = f"{spec_name.upper()}_OPEN_OBJECTS"
         exports.append(constant)
         lines.append(f"{constant}: frozenset[str] = frozenset({{")
@@ -197,19 +182,19 @@ def run(check: bool, validate: bool = True, spec_dir: Path = SPEC_DIR, output_di
             extra = "plus the OpenResponses-only stream events (codegen/_normalise.py)" if name == "openai" else ""
             header = _header(locked[name], own_overlays, name, extra)
             processes[name] = start_generator(name, normalised, out / f"{name}.py", header, ROOT)
-        open_objects = {"openai": _open_objects(specs["openai"])}
+        open_by_spec = {"openai": open_objects(specs["openai"])}
         for profile, name in PARAMS.items():
             own_overlays = [o for o in overlays if o.extends == name]
             extra = "as the TypedDicts users write (codegen/_params.py; type checkers only, the models validate)"
             header = _header(locked[name], own_overlays, profile, extra)
             source = Path(tmp) / f"{profile}.normalised.json"
-            source.write_text(json.dumps(params_view(specs[name], open_objects[name])), encoding="utf-8")
+            source.write_text(json.dumps(params_view(specs[name], open_by_spec[name])), encoding="utf-8")
             processes[profile] = start_generator(profile, source, out / f"{profile}.py", header, ROOT)
         for name, process in processes.items():
             finish_generator(name, process)
             if retyped := retype(out / f"{name}.py"):
                 print(f"  {name}.py: {retyped} field type(s) set (codegen/_retype.py)")
-        (out / "__init__.py").write_text(_index(out, open_objects), encoding="utf-8")
+        (out / "__init__.py").write_text(_index(out, open_by_spec), encoding="utf-8")
         failed = False
         for name, future in validations.items():
             report = compare_with_known(name, future.result(), known.get(name, Counter()))

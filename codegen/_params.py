@@ -16,7 +16,22 @@ import copy
 from collections.abc import Collection
 from typing import Any
 
-__all__ = ["params_view"]
+__all__ = ["open_objects", "params_view"]
+
+
+def open_objects(spec: dict[str, Any]) -> list[str]:
+    """The schemas that welcome keys they do not name: ``additionalProperties`` true or a schema, or an
+    object that names no properties at all (the spec's way to write "any object", e.g. ``EmptyModelParam``
+    for tool-search arguments). The router refuses unnamed keys everywhere else in a request."""
+    schemas = spec["components"]["schemas"]
+
+    def welcomes(schema: Any) -> bool:
+        if not isinstance(schema, dict) or schema.get("additionalProperties") is False:
+            return False
+        named = schema.get("properties") or any(schema.get(k) for k in ("allOf", "anyOf", "oneOf", "$ref"))
+        return schema.get("additionalProperties") is not None or (schema.get("type") == "object" and not named)
+
+    return sorted(name for name, schema in schemas.items() if welcomes(schema))
 
 
 def params_view(spec: dict[str, Any], open_objects: Collection[str]) -> dict[str, Any]:

@@ -132,7 +132,7 @@ class _Mapped:
 
     item: dict[str, Any]
     output_index: int
-    server: McpServer | None
+    server: McpServer
     tool: str
     call: ToolCall | None = None
     outcome: CallOutcome | None = None
@@ -174,8 +174,11 @@ class McpLoop:
     """What the model is told of this response's calls that were not run (by item id)."""
     _turn_items: list[dict[str, Any]] = field(default_factory=list)
     """The items the model produced in the last turn, as it produced them."""
+    _servers: dict[str, McpServer] = field(default_factory=dict)
+    """``servers`` by label."""
 
     def __post_init__(self) -> None:
+        self._servers = {server.label: server for server in self.servers}
         given = self.body.get("input")
         self._history = [{"role": "user", "content": given}] if isinstance(given, str) else list(given or [])
 
@@ -223,13 +226,12 @@ class McpLoop:
     # -- listing
 
     def _list(self) -> _Sub:
-        current = {server.label: server for server in self.servers}
         for item in self._history:
             if item.get("type") == "mcp_list_tools" and not item.get("error"):
                 label = str(item.get("server_label"))
                 tools = list(item.get("tools") or [])
-                if label in current:  # this request's allowed_tools narrow a listing made earlier
-                    tools = [tool for tool in tools if allows(current[label], tool)]
+                if label in self._servers:  # this request's allowed_tools narrow a listing made earlier
+                    tools = [tool for tool in tools if allows(self._servers[label], tool)]
                 self._listings[label] = tools
         wanted = tuple(server for server in self.servers if server.label not in self._listings)
         if wanted:
@@ -263,9 +265,7 @@ class McpLoop:
             if item.get("type") == "mcp_list_tools" and str(item.get("server_label")) not in self._listings:
                 every.append((str(item.get("server_label")), list(item.get("tools") or [])))
         self._names = tool_names(every, taken)
-        self._by_function = {
-            name: key for key, name in self._names.items() if key[0] in {s.label for s in self.servers}
-        }
+        self._by_function = {name: key for key, name in self._names.items() if key[0] in self._servers}
 
     # -- approvals
 
@@ -289,7 +289,7 @@ class McpLoop:
                 reason = item.get("reason")
                 self._denied[ident] = _DECLINED.format(reason=f" (reason: {reason})" if reason else "")
             elif ident not in ran and all(i is not request for i in approved):
-                if not any(server.label == request.get("server_label") for server in self.servers):
+                if request.get("server_label") not in self._servers:
                     raise InvalidRequestError(
                         self.provider,
                         f"input[{index}]",
@@ -304,7 +304,7 @@ class McpLoop:
         """Run approved calls first; each becomes an ``mcp_call`` carrying its ``approval_request_id``."""
         mapped: list[_Mapped] = []
         for request in requests:
-            server = next(s for s in self.servers if s.label == request.get("server_label"))
+            server = self._servers[str(request.get("server_label"))]
             item = self._call_item(server.label, str(request.get("name")), str(request.get("arguments") or "{}"))
             item["approval_request_id"] = request.get("id")
             each = _Mapped(item, len(self.output), server, str(request.get("name")))
@@ -412,8 +412,8 @@ class McpLoop:
         if item.get("type") != "function_call" or item.get("name") not in self._by_function:
             return None
         label, tool = self._by_function[str(item["name"])]
-        server = next(s for s in self.servers if s.label == label)
-        listed = next((t for t in self._listings.get(label, ()) if t.get("name") == tool), {"name": tool})
+        server = self._servers[label]
+        listed = self._listed(label, tool) or {"name": tool}
         arguments = str(item.get("arguments") or "")
         if needs_approval(server, listed):
             request = {
@@ -439,7 +439,7 @@ class McpLoop:
     def _plan_call(self, each: _Mapped, approved: bool = False) -> None:
         """Decide what becomes of a call once its arguments are known: run it, refuse its arguments, or
         leave it unrun past ``max_tool_calls``."""
-        if each.item["type"] != "mcp_call" or each.server is None:
+        if each.item["type"] != "mcp_call":
             return
         limit = self.body.get("max_tool_calls")
         if not approved and ((limit is not None and self.executed >= limit) or self._last_turn):
@@ -533,7 +533,7 @@ class McpLoop:
         return next((t for t in self._listings.get(label, ()) if t.get("name") == tool), None)
 
     def _function_tool(self, name: str, label: str, listed: Mapping[str, Any]) -> dict[str, Any]:
-        server = next(s for s in self.servers if s.label == label)
+        server = self._servers[label]
         description = str(listed.get("description") or "")
         if server.description:
             description = f"{server.description}\n\n{description}".strip()
@@ -631,8 +631,11 @@ class McpLoop:
                 usage=self.usage,
             )
         data = to_reply(last)
-        offered = {tool["name"] for tool in self._function_tools()}
-        tools = [t for t in data.get("tools") or [] if not (t.get("type") == "function" and t.get("name") in offered)]
+        tools = [
+            t
+            for t in data.get("tools") or []
+            if not (t.get("type") == "function" and t.get("name") in self._by_function)
+        ]
         data.update(
             id=self.response_id,
             created_at=self.created_at,
@@ -642,15 +645,11 @@ class McpLoop:
             tool_choice=self.mcp_choice or self.body.get("tool_choice") or data.get("tool_choice") or "auto",
             max_tool_calls=self.body.get("max_tool_calls"),
         )
-        data.pop("output_text", None)
         return finalise(response_adapter().validate_python(data))
 
     def partial(self) -> Response:
         """The response as far as it got (for a turn that failed mid-stream): our id, the items so far."""
         return self._response("failed", None)
-
-    def _function_tools(self) -> list[dict[str, Any]]:
-        return [{"name": name} for name in self._by_function]
 
     def _final(self) -> Response:
         assert self._last is not None

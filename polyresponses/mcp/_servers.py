@@ -131,14 +131,12 @@ def listed_tool(server: McpServer, tool: Mapping[str, Any]) -> dict[str, Any] | 
     OpenAI reports them.
     """
     name = str(tool.get("name") or "")
-    annotations = tool.get("annotations") or {}
-    read_only = bool(annotations.get("readOnlyHint", False))
-    if not name or (server.allowed_tools is not None and not _matches(server.allowed_tools, name, read_only)):
+    if not name or not allows(server, tool):
         return None
     listed: dict[str, Any] = {"name": name, "input_schema": tool.get("inputSchema") or {"type": "object"}}
     if tool.get("description") is not None:
         listed["description"] = tool["description"]
-    listed["annotations"] = {"read_only": read_only}
+    listed["annotations"] = {"read_only": is_read_only(tool)}
     return listed
 
 

@@ -91,10 +91,10 @@ class CreateParams(VllmExtras, RequestOptions, total=False):
     parallel_tool_calls: bool
     reasoning: ReasoningLike
     text: TextLike
-    truncation: Literal["auto", "disabled"]
+    truncation: params.TruncationEnumParam
     store: bool
     background: bool
-    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
+    service_tier: params.ServiceTierResponsesParam
     user: str
     metadata: Mapping[str, str]
     previous_response_id: str
@@ -102,7 +102,7 @@ class CreateParams(VllmExtras, RequestOptions, total=False):
     include: Sequence[IncludeValue]
     safety_identifier: str
     prompt_cache_key: str
-    prompt_cache_retention: Literal["in_memory", "24h"]
+    prompt_cache_retention: params.PromptCacheRetentionEnumParam
     prompt: params.PromptParamPromptParam
     stream_options: params.ResponseStreamOptionsParamResponseStreamOptionsParam
     context_management: Sequence[params.ContextManagementParamParam]

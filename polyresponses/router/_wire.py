@@ -190,11 +190,11 @@ def explain(error: ValidationError, data: Any) -> tuple[str, str]:
     for detail, branch in zip(details, branches, strict=True):  # the fields each variant fails on
         fields.setdefault(branch, set()).add(detail["loc"][len(branch)] if len(detail["loc"]) > len(branch) else "")
     failures = {branch: len(failed) for branch, failed in fields.items()}  # fewer: a closer variant
-    scored = [
-        (_tag_matches(detail["loc"], data), -failures[branch], len(detail["loc"]), -n)
-        for n, (detail, branch) in enumerate(zip(details, branches, strict=True))
-    ]
-    best = details[-max(scored)[3]]
+    chosen = max(
+        range(len(details)),
+        key=lambda n: (_tag_matches(details[n]["loc"], data), -failures[branches[n]], len(details[n]["loc"]), -n),
+    )
+    best, branch = details[chosen], branches[chosen]
     steps: list[str] = []
     current: Any = data
     loc = best["loc"]
@@ -209,13 +209,10 @@ def explain(error: ValidationError, data: Any) -> tuple[str, str]:
             variant = part
     message = best["msg"]
     if variant is not None and len(details) > 1:
-        branch = _branch(loc)
         lacking = [
             str(detail["loc"][len(branch)])
-            for detail in details
-            if detail["type"] == "missing"
-            and _branch(detail["loc"]) == branch
-            and len(detail["loc"]) == len(branch) + 1
+            for detail, its_branch in zip(details, branches, strict=True)
+            if detail["type"] == "missing" and its_branch == branch and len(detail["loc"]) == len(branch) + 1
         ]
         message += f" (closest variant: {variant}" + (f"; it lacks {', '.join(lacking)})" if lacking else ")")
     return "".join(steps).lstrip(".") or "<body>", message

@@ -29,7 +29,7 @@ from polyresponses.store import flush
 if TYPE_CHECKING:
     from polyresponses.server._gateway import Gateway, Principal
 
-__all__ = ["int_param", "list_responses"]
+__all__ = ["int_param", "list_responses", "stored_response"]
 
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 """What a query integer may look like: ASCII digits only (``int()`` also takes ``1_0`` and other scripts' digits)."""
@@ -127,13 +127,21 @@ def _page(
 
 def _entry(gateway: Gateway, ident: str, provider: str) -> dict[str, Any] | None:
     """One response as the list shows it; ``None`` when neither the store nor a job holds it (deleted)."""
+    found = stored_response(gateway, ident)
+    if found is None:
+        return None
+    response, native = found
+    return {**response, "_gateway": {"provider": provider, "native": native}}
+
+
+def stored_response(gateway: Gateway, ident: str) -> tuple[dict[str, Any], bool] | None:
+    """``(the response as retrieve shows it, whether its provider keeps it)``: a running background job's
+    latest snapshot, else the store's record (a finished job's when the store has none); ``None`` when
+    gone. The caller flushes the store once beforehand (:func:`polyresponses.store.flush`)."""
     from polyresponses.server._gateway import api_shape
 
     job = gateway.ledger.job(ident)
-    if job is not None:
-        return {**api_shape(dict(job.response)), "_gateway": {"provider": provider, "native": False}}
-    record = gateway.store.get_response(ident)
-    if record is None:
-        return None
-    response = api_shape(json.loads(record.body))
-    return {**response, "_gateway": {"provider": provider, "native": record.native}}
+    record = None if job is not None and job.active else gateway.store.get_response(ident)
+    if record is not None:
+        return api_shape(json.loads(record.body)), record.native
+    return (api_shape(dict(job.response)), False) if job is not None else None

@@ -16,9 +16,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from polyresponses.router._errors import PolyresponsesError
 from polyresponses.server._errors import GatewayError, as_gateway_error
+from polyresponses.server._listing import list_responses, stored_response
 from polyresponses.server._metrics import BUCKETS, WINDOW_MINUTES, Minute, percentile
 from polyresponses.server.console._html import e, items, layout, table, when
 from polyresponses.server.console._session import COOKIE, SESSION_SECONDS, cookie_for, principal_of, same_origin
+from polyresponses.store import flush
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -149,8 +151,6 @@ async def logout(request: Request) -> Response:
 
 
 async def responses_page(request: Request, gateway: Gateway, principal: Principal) -> Response:
-    from polyresponses.server._listing import list_responses
-
     query = {key: value for key, value in request.query_params.items() if value}
     listing = {key: value for key, value in query.items() if key != "since"}
     since = _SINCE.get(query.get("since", ""))
@@ -219,6 +219,7 @@ async def responses_page(request: Request, gateway: Gateway, principal: Principa
 async def response_page(request: Request, gateway: Gateway, principal: Principal) -> Response:
     ident = request.path_params["response_id"]
     await gateway.check_owned(principal, "response", ident)
+    await asyncio.to_thread(flush, gateway.store)  # this process's deferred writes, once for the whole page
     loaded = await asyncio.to_thread(_load, gateway, ident)
     if loaded is None:
         raise GatewayError(404, f"no response {ident!r}", "invalid_request_error", "not_found")
@@ -275,18 +276,12 @@ def _link(ident: object) -> str:
 
 
 def _load(gateway: Gateway, ident: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    from polyresponses.server._gateway import api_shape
-    from polyresponses.store import flush
-
-    flush(gateway.store)
-    job = gateway.ledger.job(ident)
-    record = gateway.store.get_response(ident)
-    if job is not None and (record is None or job.active):
-        return api_shape(dict(job.response)), []
-    if record is None:
+    """A response and its own input items (a running background job's have none stored yet)."""
+    found = stored_response(gateway, ident)
+    if found is None:
         return None
     inputs = [stored.item for stored in gateway.store.input_items(ident) or []]
-    return api_shape(json.loads(record.body)), inputs
+    return found[0], inputs
 
 
 def _chain(gateway: Gateway, principal: Principal, response: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -299,14 +294,14 @@ def _chain(gateway: Gateway, principal: Principal, response: Mapping[str, Any]) 
         seen.add(previous)
         if gateway.ledger.created_at("response", previous, principal.owner) is None:
             break  # not this key's: shown as missing
-        loaded = _load(gateway, previous)
+        loaded = stored_response(gateway, previous)
         if loaded is None:
             break
         before.append(loaded[0])
         previous = loaded[0].get("previous_response_id")
     children: dict[str, list[dict[str, Any]]] = {}
     for ident, _, _ in gateway.ledger.owned("response", principal.owner, limit=200):
-        loaded = _load(gateway, ident)
+        loaded = stored_response(gateway, ident)
         parent = loaded[0].get("previous_response_id") if loaded is not None else None
         if loaded is not None and isinstance(parent, str) and ident not in seen:
             children.setdefault(parent, []).append(loaded[0])
