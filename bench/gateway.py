@@ -5,8 +5,10 @@ Every server runs in its own process on 127.0.0.1, so none competes with the cli
 - the mock upstream, ``direct``: ``_shared.loopback_server`` (a bare asyncio HTTP/1.1 keep-alive
   server) answering ``POST /v1/responses`` with the recorded OpenAI ``Response`` (gpt-4o, "The
   capital of France is Paris."), or, for ``"stream": true``, a valid Responses SSE stream;
-- a bare Starlette proxy, the floor of the gateway's stack: uvicorn + Starlette + one
-  ``httpx.AsyncClient`` passing the bytes through (no parsing, no checks, no ledger);
+- two bare Starlette proxies, the floor of the gateway's stack: uvicorn + Starlette + one upstream
+  client passing the bytes through (no parsing, no checks, no ledger), one over ``httpx.AsyncClient``
+  (httpcore), one over the gateway's own upstream client (``polyresponses/router/_http1.py``): what
+  the choice of client alone is worth, measured in the same run;
 - the gateway: ``python -m polyresponses serve --config gateway.toml`` (one uvicorn worker, store
   ``:memory:``) with its ``openai`` row's ``base_url`` on the mock; requests name ``openai:gpt-4o``.
   OpenAI keeps state itself, so responses pass through (parsed, checked, owned in the ledger, re-sent);
@@ -70,7 +72,8 @@ from urllib.parse import urlsplit
 import httpx
 from _shared import REPO, loopback_server, raise_fd_limit, recorded_response, sse_frames, stream_events
 
-DIRECT, FLOOR, GATEWAY, LITELLM = "direct (mock)", "bare Starlette proxy", "polyresponses gateway", "LiteLLM proxy"
+DIRECT, GATEWAY, LITELLM = "direct (mock)", "polyresponses gateway", "LiteLLM proxy"
+FLOOR, FLOOR_HTTPX = "bare proxy over _http1", "bare proxy over httpx"
 TARGET_ADDED_P50_MS, TARGET_VS_LITELLM = 1.0, 5.0
 MIB = 1024 * 1024
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
@@ -201,11 +204,13 @@ def gateway_process(upstream: str, workdir: Path, label: str) -> Iterator[tuple[
         yield Target(GATEWAY, f"http://127.0.0.1:{port}/v1", "openai:gpt-4o", pid=process.pid), process.pid
 
 
-def serve_floor(upstream: str, port: int) -> None:
-    """The floor for the gateway's stack: uvicorn + Starlette + one ``httpx.AsyncClient``, bytes passed through.
+def serve_floor(upstream: str, port: int, client: str) -> None:
+    """The floor for the gateway's stack: uvicorn + Starlette + one upstream client, bytes passed through.
 
     No parsing, no checks, no ledger: the body goes upstream as it came and the reply (JSON, or the
-    SSE bytes as they arrive) comes back as it is. Same uvicorn defaults and httpx pool limits as the gateway.
+    SSE bytes as they arrive) comes back as it is. ``client``: ``httpx`` (one ``httpx.AsyncClient``, the
+    gateway's pool limits) or ``http1`` (the gateway's own upstream client, ``router/_http1.py``, asked
+    directly as the gateway's async shell asks it). Same uvicorn defaults as the gateway.
     """
     import uvicorn
     from starlette.applications import Starlette
@@ -214,34 +219,55 @@ def serve_floor(upstream: str, port: int) -> None:
     from starlette.responses import PlainTextResponse, Response, StreamingResponse
     from starlette.routing import Route
 
-    client = httpx.AsyncClient(
+    from polyresponses.router import _http1
+
+    split = urlsplit(upstream)
+    assert split.hostname is not None and split.port is not None
+    origin, path = ("http", split.hostname, split.port), (split.path + "/responses").encode()
+    pool = _http1.Pool()
+    wire_headers = [(b"host", split.netloc.encode()), (b"content-type", b"application/json")]
+    wire_headers.append((b"authorization", b"Bearer sk-test"))
+    timeouts = _http1.Timeouts(600, 600, 600, 600)
+    client_httpx = httpx.AsyncClient(
         base_url=upstream, timeout=600, limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100)
     )
     headers = {"content-type": "application/json", "authorization": "Bearer sk-test"}
 
-    async def create(request: Request) -> Response:
-        sent = client.build_request("POST", "/responses", content=await request.body(), headers=headers)
-        reply = await client.send(sent, stream=True)
+    async def create_httpx(request: Request) -> Response:
+        sent = client_httpx.build_request("POST", "/responses", content=await request.body(), headers=headers)
+        reply = await client_httpx.send(sent, stream=True)
         kind = reply.headers.get("content-type", "application/json")
         if kind.startswith("text/event-stream"):
             return StreamingResponse(reply.aiter_raw(), media_type=kind, background=BackgroundTask(reply.aclose))
         return Response(await reply.aread(), status_code=reply.status_code, media_type=kind)
 
+    async def create_http1(request: Request) -> Response:
+        body = await request.body()
+        sent = [*wire_headers, (b"content-length", str(len(body)).encode())]
+        reply = await pool.request(b"POST", origin, path, sent, body, timeouts)
+        kind = next((v.decode() for k, v in reply.headers if k.lower() == b"content-type"), "application/json")
+        if kind.startswith("text/event-stream"):
+            return StreamingResponse(reply.body(), media_type=kind, background=BackgroundTask(reply.aclose))
+        content = b"".join([chunk async for chunk in reply.body()])
+        return Response(content, status_code=reply.status, media_type=kind)
+
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    create = create_http1 if client == "http1" else create_httpx
     routes = [Route("/v1/responses", create, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])]
     uvicorn.run(Starlette(routes=routes), host="127.0.0.1", port=port, timeout_graceful_shutdown=5)
 
 
 @contextmanager
-def floor_process(upstream: str, workdir: Path) -> Iterator[Target]:
+def floor_process(upstream: str, workdir: Path, client: str) -> Iterator[Target]:
     port = _free_port()
-    command = [sys.executable, __file__, "--serve-floor", upstream, "--port", str(port)]
-    log = workdir / "floor.log"
+    command = [sys.executable, __file__, "--serve-floor", upstream, "--floor-client", client, "--port", str(port)]
+    log = workdir / f"floor-{client}.log"
+    name = FLOOR if client == "http1" else FLOOR_HTTPX
     with _process(command, os.environ, log) as process:
-        _wait_ready(process, f"http://127.0.0.1:{port}/healthz", 30, log, "the bare Starlette proxy")
-        yield Target(FLOOR, f"http://127.0.0.1:{port}/v1", "gpt-4o", pid=process.pid)
+        _wait_ready(process, f"http://127.0.0.1:{port}/healthz", 30, log, name)
+        yield Target(name, f"http://127.0.0.1:{port}/v1", "gpt-4o", pid=process.pid)
 
 
 def litellm_importable(python: str) -> str | None:
@@ -568,10 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-litellm", action="store_true", help="skip LiteLLM's proxy")
     parser.add_argument("--serve-floor", metavar="UPSTREAM", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-client", choices=["http1", "httpx"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_floor:
-        serve_floor(args.serve_floor, args.port)
+        serve_floor(args.serve_floor, args.port, args.floor_client)
         return 0
     if args.events < 9:
         parser.error("--events must be at least 9 (8 lifecycle events around the deltas)")
@@ -601,9 +628,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         stream_rounds = many_streams(paced, workdir, args, wait_for_litellm)
 
-        floor = stack.enter_context(floor_process(fast, workdir))
+        floor_httpx = stack.enter_context(floor_process(fast, workdir, "httpx"))
+        floor = stack.enter_context(floor_process(fast, workdir, "http1"))
         gateway, _ = stack.enter_context(gateway_process(fast, workdir, "fast"))
-        targets = [Target(DIRECT, fast, "gpt-4o"), floor, gateway, *peers]
+        targets = [Target(DIRECT, fast, "gpt-4o"), floor_httpx, floor, gateway, *peers]
         if not check(targets, expected_text):
             return 1
 
@@ -671,7 +699,7 @@ def report(
                 f"{(p50 - base50) * 1e3:>+10.3f} {(p99 - base99) * 1e3:>+10.3f}"
             )
         over_floor = (_percentile(samples[GATEWAY], 0.5) - _percentile(samples[FLOOR], 0.5)) * 1e3
-        print(f"gateway p50 - bare Starlette proxy p50: {over_floor:+.3f} ms (the gateway's own work)")
+        print(f"gateway p50 - {FLOOR} p50: {over_floor:+.3f} ms (the gateway's own work)")
 
     median = {name: statistics.median(values) for name, values in rates.items()}
     litellm_count = f" ({args.litellm_rps_requests:,} for LiteLLM)" if LITELLM in rates else ""

@@ -13,14 +13,17 @@ import asyncio
 import json
 import random
 import time
+import urllib.request
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import httpx
 
 from polyresponses import __version__
+from polyresponses.router import _http1
 from polyresponses.router._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -35,6 +38,7 @@ from polyresponses.router.dialects import WireRequest
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "HTTP1Transport",
     "AsyncHTTP",
     "AsyncHTTPClient",
     "AsyncTransport",
@@ -44,6 +48,8 @@ __all__ = [
     "SyncHTTP",
     "Target",
     "Transport",
+    "UpstreamReply",
+    "fast_async_transport",
     "request_id_of",
     "retry_delay",
 ]
@@ -101,7 +107,7 @@ def retry_delay(attempt: int, retry_after: float | None) -> float:
     return min(0.5 * 2.0**attempt, 8.0) * (1 - 0.25 * random.random())
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     milliseconds = headers.get("retry-after-ms")
     if milliseconds is not None:
         try:
@@ -125,7 +131,7 @@ def _retryable(status: int) -> bool:
     return status in _RETRY_STATUSES or status >= 500
 
 
-def request_id_of(headers: httpx.Headers) -> str | None:
+def request_id_of(headers: Mapping[str, str]) -> str | None:
     """The provider's request id, from the first of the usual headers that is present."""
     for name in _REQUEST_ID_HEADERS:
         value: str | None = headers.get(name)
@@ -166,7 +172,7 @@ def _validation_problems(validation: Any) -> str:
     return ("; " + "; ".join(shown) + more) if shown else ""
 
 
-def status_error(target: Target, response: httpx.Response) -> APIStatusError:
+def status_error(target: Target, response: UpstreamReply) -> APIStatusError:
     """Our error for an HTTP error reply whose body has been read."""
     text = redact(response.text, target.secret)
     try:
@@ -183,7 +189,7 @@ def status_error(target: Target, response: httpx.Response) -> APIStatusError:
     )
 
 
-def _header_or_body_delay(headers: httpx.Headers, body: Any) -> float | None:
+def _header_or_body_delay(headers: Mapping[str, str], body: Any) -> float | None:
     delay = _retry_after(headers)
     return delay if delay is not None else _retry_info(body)
 
@@ -204,9 +210,12 @@ def _retry_info(body: Any) -> float | None:
     return None
 
 
-def _transport_error(target: Target, error: httpx.HTTPError, url: str) -> APIConnectionError:
+_TRANSPORT_ERRORS: Final = (httpx.HTTPError, _http1.HTTP1Error)
+
+
+def _transport_error(target: Target, error: httpx.HTTPError | _http1.HTTP1Error, url: str) -> APIConnectionError:
     detail = redact(str(error) or type(error).__name__, target.secret)
-    if isinstance(error, httpx.TimeoutException):
+    if isinstance(error, httpx.TimeoutException | _http1.TimedOut):
         return APITimeoutError(f"timed out talking to {url}: {detail}", provider=target.provider)
     return APIConnectionError(f"connection to {url} failed: {detail}", provider=target.provider)
 
@@ -218,8 +227,7 @@ def _build(
     timeout: float | None,
     extra_headers: Mapping[str, str] | None,
 ) -> httpx.Request:
-    accept = wire.accept or ("text/event-stream" if wire.stream else "application/json")
-    headers = {"user-agent": _USER_AGENT, "accept": accept}
+    headers = {"user-agent": _USER_AGENT, "accept": wire.accept or _accept(wire)}
     headers.update(target.headers)
     content: bytes | None = None
     if wire.body is not None:
@@ -237,7 +245,7 @@ def _build(
     )
 
 
-def _raise_for_content_type(target: Target, response: httpx.Response, wire: WireRequest) -> None:
+def _raise_for_content_type(target: Target, response: UpstreamReply, wire: WireRequest) -> None:
     """A 2xx reply must be JSON (or SSE for a stream); an HTML page from a proxy is not an answer."""
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if wire.stream and kind == "application/json":
@@ -321,8 +329,39 @@ class SyncHTTP:
             raise _transport_error(target, error, str(response.request.url)) from None
 
 
+class UpstreamReply(Protocol):
+    """What the async shells read of a provider's reply: an ``httpx.Response``, or an ``_http1`` one."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Looked up by lower-case name."""
+        ...
+
+    @property
+    def url(self) -> object: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def is_success(self) -> bool: ...
+    @property
+    def is_closed(self) -> bool: ...
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+    async def aread(self) -> bytes: ...
+    async def aclose(self) -> None: ...
+
+
 class AsyncHTTP:
-    """The ``asyncio`` twin of :class:`SyncHTTP` over one ``httpx.AsyncClient``."""
+    """The ``asyncio`` twin of :class:`SyncHTTP` over one ``httpx.AsyncClient``.
+
+    Given the transport of :func:`fast_async_transport` (and no client of the caller's), requests go
+    straight to its ``_http1`` pool: httpx's client layer (URL parsing, header merging, cookies, hooks)
+    costs more than the exchange itself on a fast network (``bench/gateway.py``). Retries, signing and
+    errors are the same either way.
+    """
 
     def __init__(
         self,
@@ -333,10 +372,30 @@ class AsyncHTTP:
     ) -> None:
         self._owned = http_client is None
         self.client = http_client or httpx.AsyncClient(transport=transport, timeout=timeout, limits=_LIMITS)
+        self._timeout = timeout
+        self._pool = transport.pool if http_client is None and isinstance(transport, HTTP1Transport) else None
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
 
     async def close(self) -> None:
         if self._owned:
             await self.client.aclose()
+
+    def _exchange(
+        self, target: Target, wire: WireRequest, timeout: float | None, extra_headers: Mapping[str, str] | None
+    ) -> _Exchange:
+        if self._pool is None:
+            return _HttpxExchange(self.client, _build(self.client, target, wire, timeout, extra_headers))
+        params = {**target.params, **wire.params}
+        key = (target.base_url + wire.path, repr(params) if params else "")
+        url = self._urls.get(key)
+        if url is None:  # parsed once per endpoint and query: a provider row has a handful
+            url = httpx.URL(key[0], params=params or None)
+            if len(self._urls) >= 256:
+                self._urls.clear()
+            self._urls[key] = url
+        seconds = timeout if timeout is not None else self._timeout
+        headers = _headers(target, wire, extra_headers)
+        return _Http1Exchange(self._pool, wire.method, url, headers, _body(wire), seconds)
 
     async def send(
         self,
@@ -346,18 +405,18 @@ class AsyncHTTP:
         max_retries: int,
         timeout: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> UpstreamReply:
         """Send with retries. A stream reply comes back open (the caller closes it); others are read."""
-        request = _build(self.client, target, wire, timeout, extra_headers)
+        exchange = self._exchange(target, wire, timeout, extra_headers)
         for attempt in range(max_retries + 1):
             last = attempt == max_retries
             if target.signer is not None:  # loading credentials may block (botocore's chain): not on the loop
-                await asyncio.to_thread(_sign, target, request)
+                await asyncio.to_thread(exchange.sign, target)
             try:
-                response = await self.client.send(request, stream=True)
-            except httpx.HTTPError as error:
+                response = await exchange.open()
+            except _TRANSPORT_ERRORS as error:
                 if last:
-                    raise _transport_error(target, error, str(request.url)) from None
+                    raise _transport_error(target, error, exchange.url) from None
                 await asyncio.sleep(retry_delay(attempt, None))
                 continue
             if response.is_success:
@@ -365,17 +424,17 @@ class AsyncHTTP:
                     if not wire.stream:
                         await response.aread()
                     _raise_for_content_type(target, response, wire)
-                except httpx.HTTPError as error:
+                except _TRANSPORT_ERRORS as error:
                     await response.aclose()
-                    raise _transport_error(target, error, str(request.url)) from None
+                    raise _transport_error(target, error, exchange.url) from None
                 except BaseException:
                     await response.aclose()
                     raise
                 return response
             try:
                 await response.aread()
-            except httpx.HTTPError as error:
-                raise _transport_error(target, error, str(request.url)) from None
+            except _TRANSPORT_ERRORS as error:
+                raise _transport_error(target, error, exchange.url) from None
             finally:
                 await response.aclose()
             failure = status_error(target, response)
@@ -384,10 +443,287 @@ class AsyncHTTP:
             await asyncio.sleep(retry_delay(attempt, failure.retry_after))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def aiter_bytes(self, target: Target, response: httpx.Response) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self, target: Target, response: UpstreamReply) -> AsyncIterator[bytes]:
         """The body's chunks; a drop or a read timeout mid-stream becomes our connection error."""
         try:
             async for chunk in response.aiter_bytes():
                 yield chunk
-        except httpx.HTTPError as error:
-            raise _transport_error(target, error, str(response.request.url)) from None
+        except _TRANSPORT_ERRORS as error:
+            raise _transport_error(target, error, str(response.url)) from None
+
+
+class _Exchange(Protocol):
+    """One request, sent once per attempt."""
+
+    @property
+    def url(self) -> str: ...
+    def sign(self, target: Target) -> None: ...
+    async def open(self) -> UpstreamReply: ...
+
+
+class _HttpxExchange:
+    def __init__(self, client: httpx.AsyncClient, request: httpx.Request) -> None:
+        self._client = client
+        self._request = request
+        self.url = str(request.url)
+
+    def sign(self, target: Target) -> None:
+        _sign(target, self._request)
+
+    async def open(self) -> UpstreamReply:
+        return await self._client.send(self._request, stream=True)
+
+
+def _headers(target: Target, wire: WireRequest, extra_headers: Mapping[str, str] | None) -> dict[str, tuple[str, str]]:
+    """The request's headers as :func:`_build` gives them to httpx: by lower-case name, each with the
+    name as written (sent so) and its value; later ones replace earlier ones whatever their case."""
+    headers = {"user-agent": ("user-agent", _USER_AGENT), "accept": ("accept", wire.accept or _accept(wire))}
+    for name, value in target.headers.items():
+        headers[name.lower()] = (name, value)
+    if wire.body is not None:
+        headers["content-type"] = ("content-type", "application/json")
+    for name, value in (extra_headers or {}).items():
+        headers[name.lower()] = (name, value)
+    return headers
+
+
+def _accept(wire: WireRequest) -> str:
+    return "text/event-stream" if wire.stream else "application/json"
+
+
+def _body(wire: WireRequest) -> bytes:
+    if wire.body is None:
+        return b""
+    return json.dumps(wire.body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class _Http1Exchange:
+    """A request for the ``_http1`` pool, with the headers httpx would send (Host, Accept-Encoding,
+    Content-Length added), so that a signer signs what goes out."""
+
+    def __init__(
+        self,
+        pool: _http1.Pool,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, tuple[str, str]],
+        body: bytes,
+        timeout: float | None,
+    ) -> None:
+        self._pool = pool
+        self._method = method
+        self._target = url
+        self.url = str(url)
+        self._origin = (url.scheme, url.raw_host.decode("ascii"), url.port or _http1.default_port(url.scheme))
+        headers = {"host": ("Host", url.netloc.decode("ascii")), **headers}
+        headers.setdefault("accept-encoding", ("Accept-Encoding", "gzip, deflate"))
+        headers.setdefault("connection", ("Connection", "keep-alive"))
+        if body or method in ("POST", "PUT", "PATCH"):
+            headers["content-length"] = ("Content-Length", str(len(body)))
+        self._headers = headers
+        self._body = body
+        self._timeouts = _http1.Timeouts(timeout, timeout, timeout, timeout)
+
+    def sign(self, target: Target) -> None:
+        if target.signer is None:
+            return
+        seen = {name: value for name, (_, value) in self._headers.items()}  # as httpx shows them: lower-case
+        try:
+            added = target.signer(self._method, self.url, seen, self._body)
+        except LookupError as error:  # no credentials, or they could not be loaded: refused before the network
+            raise MissingAPIKeyError(target.provider, "<credentials>", str(error)) from None
+        for name, value in added.items():
+            self._headers[name.lower()] = (name, value)
+
+    async def open(self) -> UpstreamReply:
+        encoded = [(name.encode("ascii"), _header_bytes(value)) for name, value in self._headers.values()]
+        reply = await self._pool.request(
+            self._method.encode("ascii"), self._origin, self._target.raw_path, encoded, self._body, self._timeouts
+        )
+        return _Http1Reply(reply, self.url)
+
+
+def _header_bytes(value: str) -> bytes:
+    """As httpx encodes a header value: ASCII, else UTF-8."""
+    try:
+        return value.encode("ascii")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+class _Http1Reply:
+    """An ``_http1`` reply with the parts of ``httpx.Response`` the shells read; bodies are decoded
+    (gzip and deflate, the codings asked for) as httpx decodes them."""
+
+    def __init__(self, reply: _http1.Reply, url: str) -> None:
+        self._reply = reply
+        self.url = url
+        self.status_code = reply.status
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in reply.headers:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value  # RFC 9110 section 5.3
+        self.headers: Mapping[str, str] = headers
+        self.is_closed = False
+        self._content: bytes | None = None
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            raise RuntimeError("the reply's body has not been read")
+        return self._content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    async def aread(self) -> bytes:
+        if self._content is None:
+            self._content = b"".join([chunk async for chunk in self.aiter_bytes()])
+        return self._content
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        decoder = _decoder(self.headers.get("content-encoding", ""))
+        try:
+            async for chunk in self._reply.body():
+                data = decoder.decompress(chunk) if decoder is not None else chunk
+                if data:
+                    yield data
+            if decoder is not None and (rest := decoder.flush()):
+                yield rest
+        except zlib.error as error:
+            raise _http1.ProtocolViolation(f"the reply's body does not decode: {error}") from None
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        self.is_closed = True
+        await self._reply.aclose()
+
+
+def _decoder(coding: str) -> Any:
+    """A zlib decompressor for ``Content-Encoding`` (RFC 9110 section 8.4.1), ``None`` for identity."""
+    coding = coding.strip().lower()
+    if coding in ("", "identity"):
+        return None
+    if coding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+    if coding == "deflate":  # zlib-wrapped, as RFC 9110 says; raw deflate is read by httpx too
+        return _Deflate()
+    raise _http1.ProtocolViolation(f"the reply's Content-Encoding {coding!r} was not asked for")
+
+
+class _Deflate:
+    """``deflate`` as servers send it: zlib-wrapped (RFC 1950) or, against the RFC, raw (RFC 1951)."""
+
+    def __init__(self) -> None:
+        self._first = True
+        self._inner = zlib.decompressobj()
+
+    def decompress(self, data: bytes) -> bytes:
+        if self._first:
+            self._first = False
+            try:
+                return self._inner.decompress(data)
+            except zlib.error:
+                self._inner = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._inner.decompress(data)
+
+    def flush(self) -> bytes:
+        return self._inner.flush()
+
+
+# ------------------------------------------------------------------ the HTTP/1.1 transport (_http1)
+
+
+def fast_async_transport() -> AsyncTransport | None:
+    """httpx's transport interface over :mod:`polyresponses.router._http1` (asyncio and llhttp), for the
+    gateway's upstream requests; ``None`` (use httpx's own) without ``httptools`` (the ``[server]`` extra)
+    or when the environment names a proxy, which httpx's client honours and ``_http1`` does not."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return None
+    if any(scheme in ("http", "https", "all") for scheme in urllib.request.getproxies()):
+        return None
+    return HTTP1Transport(httpx.create_ssl_context())
+
+
+class HTTP1Transport(httpx.AsyncBaseTransport):
+    """``_http1.Pool`` behind httpx's transport interface; httpx's own transport for what it does not do.
+    :class:`AsyncHTTP` skips httpx's client and asks the pool itself."""
+
+    def __init__(
+        self,
+        ssl_context: Any,
+        *,
+        max_connections: int = _LIMITS.max_connections or 1000,
+        pool_timeout: float | None = None,
+    ) -> None:
+        self.pool = _http1.Pool(ssl_context=ssl_context, max_connections=max_connections, pool_timeout=pool_timeout)
+        self._fallback = httpx.AsyncHTTPTransport(verify=ssl_context, limits=_LIMITS)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if request.method == "HEAD" or url.scheme not in ("http", "https"):
+            return await self._fallback.handle_async_request(request)
+        body: Any
+        try:
+            body = request.content
+        except httpx.RequestNotRead:
+            body = request.stream
+        limits = request.extensions.get("timeout", {})
+        timeouts = _http1.Timeouts(limits.get("connect"), limits.get("read"), limits.get("write"), limits.get("pool"))
+        origin = (url.scheme, url.raw_host.decode("ascii"), url.port or _http1.default_port(url.scheme))
+        try:
+            reply = await self.pool.request(
+                request.method.encode("ascii"), origin, url.raw_path, request.headers.raw, body, timeouts
+            )
+        except _http1.HTTP1Error as error:
+            raise _httpx_error(error, request) from None
+        return httpx.Response(
+            reply.status,
+            headers=reply.headers,
+            stream=_ReplyStream(reply, request),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reply.reason},
+        )
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+        await self._fallback.aclose()
+
+
+class _ReplyStream(httpx.AsyncByteStream):
+    def __init__(self, reply: _http1.Reply, request: httpx.Request) -> None:
+        self._reply = reply
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._reply.body():
+                yield chunk
+        except _http1.HTTP1Error as error:
+            raise _httpx_error(error, self._request) from None
+
+    async def aclose(self) -> None:
+        await self._reply.aclose()
+
+
+_HTTPX_ERRORS: Final[Mapping[type[_http1.HTTP1Error], type[httpx.TransportError]]] = {
+    _http1.ConnectFailed: httpx.ConnectError,
+    _http1.ConnectTimedOut: httpx.ConnectTimeout,
+    _http1.PoolTimedOut: httpx.PoolTimeout,
+    _http1.WriteTimedOut: httpx.WriteTimeout,
+    _http1.ReadTimedOut: httpx.ReadTimeout,
+    _http1.ReadFailed: httpx.RemoteProtocolError,
+    _http1.ProtocolViolation: httpx.RemoteProtocolError,
+}
+"""httpx's exception for each ``_http1`` failure: the one httpcore raises for the same event."""
+
+
+def _httpx_error(error: _http1.HTTP1Error, request: httpx.Request) -> httpx.TransportError:
+    return _HTTPX_ERRORS.get(type(error), httpx.TransportError)(str(error), request=request)

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from polyresponses.router._errors import APIError, StreamError, scrub, secrets_scrubbed
-from polyresponses.router._http import AsyncHTTP, HTTPResponse, SyncHTTP, Target, request_id_of
+from polyresponses.router._http import AsyncHTTP, HTTPResponse, SyncHTTP, Target, UpstreamReply, request_id_of
 from polyresponses.router.dialects import StreamTranslatorLike, WireRequest
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _admit(translator: StreamTranslatorLike, call: _Call, event: ResponseStreamE
         recorder.record(final)
 
 
-def _is_json(response: HTTPResponse) -> bool:
+def _is_json(response: UpstreamReply) -> bool:
     content_type: str = response.headers.get("content-type", "")
     return content_type.split(";")[0].strip().lower() == "application/json"
 
@@ -197,7 +197,7 @@ class AsyncStream(Generic[R]):
     def __init__(self, http: AsyncHTTP, call: _Call) -> None:
         self._http, self._call = http, call
         self._translator = call.translator()
-        self._response: HTTPResponse | None = None
+        self._response: UpstreamReply | None = None
         self._closed = False
         self._events = self._iterate()
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from polyresponses.router._client import AsyncClient
 from polyresponses.router._errors import APIError, MissingAPIKeyError, PolyresponsesError
+from polyresponses.router._http import fast_async_transport
 from polyresponses.router._model_string import parse_model_string
 from polyresponses.router._providers import PROVIDERS, Capabilities, Provider
 from polyresponses.router._wire import to_reply
@@ -267,6 +268,7 @@ class Gateway:
             project=settings.project if settings is not None else None,
             resource=settings.resource if settings is not None else None,
             mcp=self._mcp_options,
+            transport=fast_async_transport(),
         )
 
     def resolve_model(self, principal: Principal, model: Any) -> tuple[str, str, str, Mapping[str, Any]]:

@@ -45,6 +45,7 @@ from polyresponses import (
     StreamError,
     UnprocessableEntityError,
 )
+from polyresponses.router._http import HTTP1Transport, fast_async_transport
 from polyresponses.router._params import RequestOptions
 from polyresponses.types import Response, ResponseStreamEvent
 from tests._loopback import (
@@ -63,7 +64,8 @@ pytestmark = pytest.mark.anyio
 KEY = "sk-secret-key-123"
 PROVIDER = "openai_compatible"
 MODEL = "m"
-Kind = Literal["sync", "async"]
+Kind = Literal["sync", "async", "http1"]
+"""The shells: ``Client``; ``AsyncClient`` over httpx; ``AsyncClient`` over the gateway's ``_http1`` pool."""
 
 
 # ------------------------------------------------------------------------------------------ payloads
@@ -251,6 +253,13 @@ class Callers:
             http_client = httpx.Client(limits=limits, timeout=pool_timeout, verify=tls()) if pool_of_one else None
             transport = None if stock or pool_of_one else httpx.HTTPTransport(verify=tls())
             caller = SyncCaller(Client(PROVIDER, http_client=http_client, transport=transport, **args), http_client)
+        elif self.kind == "http1":
+            if stock:
+                http1 = fast_async_transport()
+                assert http1 is not None, "httptools is in the test environment"
+            else:
+                http1 = HTTP1Transport(tls(), max_connections=1 if pool_of_one else 1000, pool_timeout=0.5)
+            caller = AsyncCaller(AsyncClient(PROVIDER, transport=http1, **args), None)
         else:
             async_http = httpx.AsyncClient(limits=limits, timeout=pool_timeout, verify=tls()) if pool_of_one else None
             async_transport = None if stock or pool_of_one else httpx.AsyncHTTPTransport(verify=tls())
@@ -277,7 +286,7 @@ def server() -> Iterator[LoopbackServer]:
         assert loopback.errors == [], "the loopback server's handlers failed"
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "http1"])
 async def callers(request: pytest.FixtureRequest, server: LoopbackServer) -> AsyncIterator[Callers]:
     factory = Callers(request.param, server)
     yield factory
