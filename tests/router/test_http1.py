@@ -100,7 +100,9 @@ async def test_a_request_goes_out_as_httpx_sends_it(
         where.provider,
         where.base_url,
         {**where.headers, "Accept-Encoding": "gzip, deflate"},
-        secret=where.secret, signer=where.signer, params=where.params,
+        secret=where.secret,
+        signer=where.signer,
+        params=where.params,
     )
     by_httpx = AsyncHTTP(transport=httpx.AsyncHTTPTransport(), timeout=5.0)
     try:
