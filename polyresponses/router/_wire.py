@@ -11,11 +11,14 @@ spec's nullable request fields mean "unset" on every provider we know.
 
 from __future__ import annotations
 
+import enum
 import typing
-from collections.abc import Collection
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from typing_extensions import TypeAliasType
 
 from polyresponses.generated import OPENAI_OPEN_OBJECTS
 from polyresponses.router._errors import InvalidRequestError
@@ -58,26 +61,71 @@ def _unset_output_text(model: BaseModel, data: dict[str, Any]) -> None:
     """Leave out ``output_text`` where nothing set it: it defaults to empty (so it reads as a ``str``), but
     the default is not the server's and not the router's, so a response is written as it was given.
     A Response, or the one an event carries."""
-    for value, dumped in ((model, data), (getattr(model, "response", None), data.get("response"))):
-        if (
-            isinstance(value, BaseModel)
-            and isinstance(dumped, dict)
-            and "output_text" in type(value).model_fields
-            and "output_text" not in value.model_fields_set
-        ):
-            dumped.pop("output_text", None)
+    if "output_text" in data and "output_text" not in model.model_fields_set and _layout(type(model)).output_text:
+        del data["output_text"]
+    inner = model.__dict__.get("response")
+    dumped = data.get("response")
+    if isinstance(inner, BaseModel) and isinstance(dumped, dict):
+        if "output_text" in dumped and "output_text" not in inner.model_fields_set and _layout(type(inner)).output_text:
+            del dumped["output_text"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What the null-restoring walks need of a model class, worked out once per class."""
+
+    keys: Mapping[str, str]
+    """Each field's name on the wire (its alias, when it has one)."""
+    nested: tuple[str, ...]
+    """The fields whose values may hold models (the only ones a walk descends into)."""
+    required: tuple[str, ...]
+    output_text: bool
+
+
+_LAYOUTS: dict[type[BaseModel], _Layout] = {}
+
+
+def _layout(cls: type[BaseModel]) -> _Layout:
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        fields = cls.model_fields
+        layout = _Layout(
+            keys={name: info.serialization_alias or info.alias or name for name, info in fields.items()},
+            nested=tuple(name for name, info in fields.items() if _may_hold_models(info.annotation)),
+            required=tuple(name for name, info in fields.items() if info.is_required()),
+            output_text="output_text" in fields,
+        )
+        _LAYOUTS[cls] = layout
+    return layout
+
+
+_LEAVES: Final = (str, int, float, bool, bytes, type(None))
+
+
+def _may_hold_models(annotation: Any) -> bool:
+    """Whether a value of ``annotation`` can be (or contain, in a list) a model; unsure means yes."""
+    if isinstance(annotation, TypeAliasType):  # the generated aliases (codegen's use-type-alias)
+        return _may_hold_models(annotation.__value__)
+    if isinstance(annotation, type):
+        return issubclass(annotation, BaseModel) or not issubclass(annotation, _LEAVES + (enum.Enum,))
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return False
+    if origin is not None:
+        return any(_may_hold_models(argument) for argument in typing.get_args(annotation))
+    return True
 
 
 def _restore_given_nulls(model: BaseModel, data: dict[str, Any]) -> None:
-    given = model.model_fields_set
-    for name, info in type(model).model_fields.items():
-        key = info.serialization_alias or info.alias or name
-        value = model.__dict__.get(name)  # not getattr: deprecated fields would warn
-        if value is None:
-            if name in given:
-                data[key] = None
-        else:
-            _restore_nested(value, data.get(key))
+    layout = _layout(type(model))
+    values = model.__dict__  # not getattr: deprecated fields would warn
+    for name in model.model_fields_set:
+        if name in values and values[name] is None:
+            data[layout.keys[name]] = None
+    for name in layout.nested:
+        value = values.get(name)
+        if value is not None:
+            _restore_nested(value, data.get(layout.keys[name]))
     for name, value in (model.__pydantic_extra__ or {}).items():
         if value is None:
             data[name] = None
@@ -97,13 +145,15 @@ def _restore_required_nulls(model: BaseModel, data: dict[str, Any]) -> None:
     The spec has a few (``FunctionTool.parameters`` and ``strict``: required, may be null); without
     them the dump of a valid model would no longer be valid.
     """
-    for field_name, field in type(model).model_fields.items():
-        key = field.serialization_alias or field.alias or field_name
-        value = model.__dict__.get(field_name)  # not getattr: deprecated fields would warn
-        if value is None:
-            if field.is_required():
-                data[key] = None
-        elif isinstance(value, BaseModel) and isinstance(data.get(key), dict):
+    layout = _layout(type(model))
+    values = model.__dict__  # not getattr: deprecated fields would warn
+    for name in layout.required:
+        if values.get(name) is None:
+            data[layout.keys[name]] = None
+    for name in layout.nested:
+        value = values.get(name)
+        key = layout.keys[name]
+        if isinstance(value, BaseModel) and isinstance(data.get(key), dict):
             _restore_required_nulls(value, data[key])
         elif isinstance(value, list | tuple) and isinstance(data.get(key), list):
             for item, dumped in zip(value, data[key], strict=False):

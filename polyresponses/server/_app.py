@@ -135,7 +135,8 @@ async def _with_keepalive(events: AsyncIterator[dict[str, Any]], every: float) -
     try:
         while True:
             try:
-                item = await asyncio.wait_for(queue.get(), every) if every > 0 else await queue.get()
+                async with asyncio.timeout(every if every > 0 else None):  # no task per event, unlike wait_for
+                    item = await queue.get()  # a cancelled get takes nothing from the queue
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
