@@ -61,12 +61,14 @@ def _unset_output_text(model: BaseModel, data: dict[str, Any]) -> None:
     """Leave out ``output_text`` where nothing set it: it defaults to empty (so it reads as a ``str``), but
     the default is not the server's and not the router's, so a response is written as it was given.
     A Response, or the one an event carries."""
-    if "output_text" in data and "output_text" not in model.model_fields_set and _layout(type(model)).output_text:
-        del data["output_text"]
-    inner = model.__dict__.get("response")
-    dumped = data.get("response")
-    if isinstance(inner, BaseModel) and isinstance(dumped, dict):
-        if "output_text" in dumped and "output_text" not in inner.model_fields_set and _layout(type(inner)).output_text:
+    for value, dumped in ((model, data), (model.__dict__.get("response"), data.get("response"))):
+        if (
+            isinstance(value, BaseModel)
+            and isinstance(dumped, dict)
+            and "output_text" in dumped
+            and "output_text" not in value.model_fields_set
+            and _layout(type(value)).output_text
+        ):
             del dumped["output_text"]
 
 
