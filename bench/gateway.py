@@ -9,9 +9,10 @@ Every server runs in its own process on 127.0.0.1, so none competes with the cli
   client passing the bytes through (no parsing, no checks, no ledger), one over ``httpx.AsyncClient``
   (httpcore), one over the gateway's own upstream client (``polyresponses/router/_http1.py``): what
   the choice of client alone is worth, measured in the same run;
-- the gateway: ``python -m polyresponses serve --config gateway.toml`` (one uvicorn worker, store
-  ``:memory:``) with its ``openai`` row's ``base_url`` on the mock; requests name ``openai:gpt-4o``.
-  OpenAI keeps state itself, so responses pass through (parsed, checked, owned in the ledger, re-sent);
+- the gateway: ``python -m polyresponses serve --config gateway.toml`` (one uvicorn worker, its
+  default store: a SQLite file, here in a temporary directory) with its ``openai`` row's ``base_url``
+  on the mock; requests name ``openai:gpt-4o``. OpenAI keeps state itself, so responses pass through
+  (parsed, checked, owned in the ledger, re-sent);
 - LiteLLM's proxy, a bench-only peer skipped with a note when ``litellm`` is not importable by
   ``--litellm-python``: ``litellm --config`` with one uvicorn worker, a master key, and the model
   ``gpt-4o`` routed as ``openai/gpt-4o`` with ``api_base`` on the same mock, asked on its own
@@ -193,7 +194,8 @@ def gateway_process(upstream: str, workdir: Path, label: str) -> Iterator[tuple[
     port = _free_port()
     config = workdir / f"gateway-{label}.toml"
     config.write_text(
-        f'[server]\nport = {port}\n\n[store]\nurl = ":memory:"\n\n[providers.openai]\nbase_url = "{upstream}"\n'
+        f'[server]\nport = {port}\n\n[store]\nurl = "{workdir / f"store-{label}.sqlite3"}"\n\n'
+        f'[providers.openai]\nbase_url = "{upstream}"\n'
     )
     env = {key: value for key, value in os.environ.items() if not key.startswith("POLYRESPONSES_")}
     env["OPENAI_API_KEY"] = "sk-test"

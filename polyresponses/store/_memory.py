@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
-from polyresponses.store._records import Order, StoredConversation, StoredItem, StoredResponse, paginate
+from polyresponses.store._records import Order, StoredConversation, StoredItem, StoredResponse, WouldWait, paginate
 
 __all__ = ["MemoryStore"]
 
@@ -15,7 +16,7 @@ class MemoryStore:
     """A store in this process's memory: for tests and short scripts. Thread-safe; gone at exit."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by writes under nowait()
         self._responses: dict[str, StoredResponse] = {}
         self._conversations: dict[str, StoredConversation] = {}
         self._items: dict[str, list[StoredItem]] = {}
@@ -23,6 +24,22 @@ class MemoryStore:
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._responses)} responses, {len(self._conversations)} conversations)"
+
+    @contextmanager
+    def nowait(self) -> Iterator[None]:
+        """Writes inside never wait: this holds the lock (else :class:`WouldWait`), and memory is all they touch."""
+        if not self._lock.acquire(blocking=False):
+            raise WouldWait
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def manual_checkpoints(self) -> None:
+        """Nothing to copy: there is no file."""
+
+    def checkpoint(self) -> None:
+        """Nothing to copy: there is no file."""
 
     def _append(self, owner: str, items: Sequence[StoredItem]) -> list[StoredItem]:
         start = self._next.get(owner, 0)

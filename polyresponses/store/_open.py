@@ -113,7 +113,12 @@ def flush(store: ResponseStore) -> None:
     with _pending_lock:
         turns, pending.turns = pending.turns, []
     if turns:
-        store.save_responses(turns)
+        try:
+            store.save_responses(turns)
+        except BaseException:  # not written (a write that would wait, a failing database): queued again
+            with _pending_lock:
+                pending.turns[:0] = turns
+            raise
 
 
 @atexit.register

@@ -21,7 +21,14 @@ __all__ = [
     "dumps",
     "loads_object",
     "paginate",
+    "WouldWait",
 ]
+
+
+class WouldWait(Exception):
+    """A write asked not to wait (a store's ``nowait()``) found its connection or the database busy:
+    nothing was written, and the caller may do it where waiting is allowed (a worker thread)."""
+
 
 Order = Literal["asc", "desc"]
 

@@ -6,8 +6,8 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,21 @@ from polyresponses.store._records import (
     StoredConversation,
     StoredItem,
     StoredResponse,
+    WouldWait,
     dumps,
     loads_object,
 )
 
-__all__ = ["CHAIN_SQL", "SQLITE_MINIMUM", "SQLiteStore", "default_store_path", "make_private", "require_sqlite"]
+__all__ = [
+    "CHAIN_SQL",
+    "SQLITE_MINIMUM",
+    "SQLiteStore",
+    "WouldWait",
+    "default_store_path",
+    "make_private",
+    "require_sqlite",
+    "without_waiting",
+]
 
 CHAIN_SQL = """
 WITH RECURSIVE chain(id, depth) AS (
@@ -141,6 +151,34 @@ CREATE INDEX IF NOT EXISTS items_by_id ON items (owner, id);
 """
 
 
+@contextmanager
+def without_waiting(
+    lock: threading.RLock, connection: Callable[[], sqlite3.Connection], busy_timeout: float
+) -> Iterator[None]:
+    """Hold ``lock`` and make the connection's writes fail at once rather than wait for another writer.
+
+    For a caller that must not block (an event loop): it writes here when nothing is in the way, and
+    gets :class:`WouldWait` (nothing written) to go and wait elsewhere otherwise. ``lock`` is re-entered
+    by the writes inside. A commit may still checkpoint the WAL (a sync of the file) unless the owner
+    checkpoints itself (``manual_checkpoints``).
+    """
+    if not lock.acquire(blocking=False):
+        raise WouldWait
+    try:
+        db = connection()
+        db.execute("PRAGMA busy_timeout = 0")
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise WouldWait from None
+            raise
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    finally:
+        lock.release()
+
+
 class SQLiteStore:
     """The default store: one SQLite file, shared safely by threads and processes.
 
@@ -159,7 +197,7 @@ class SQLiteStore:
         require_sqlite()
         self.path = Path(path)
         self.busy_timeout = busy_timeout
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by writes under without_waiting()
         self._connection: sqlite3.Connection | None = None
         self._pid = -1
         self._owners: bool | None = None
@@ -199,6 +237,27 @@ class SQLiteStore:
             if self._connection is not None and self._pid == os.getpid():
                 self._connection.close()
             self._connection = None
+
+    def nowait(self) -> AbstractContextManager[None]:
+        """Writes inside fail with :class:`WouldWait` instead of waiting (:func:`without_waiting`)."""
+        return without_waiting(self._lock, self._connected, self.busy_timeout)
+
+    def _connected(self) -> sqlite3.Connection:
+        """The open connection; opening one may wait (it sets the journal mode, writes the schema)."""
+        if self._connection is None or self._pid != os.getpid():
+            raise WouldWait
+        return self._connection
+
+    def manual_checkpoints(self) -> None:
+        """Commits on this store object stop copying the WAL into the database (a sync of the file, which
+        an event loop must not wait for): its owner calls :meth:`checkpoint` from a thread instead."""
+        with self._lock:
+            self._connect().execute("PRAGMA wal_autocheckpoint = 0")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database as far as no reader stops it (``PASSIVE``)."""
+        with self._lock:
+            self._connect().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     # responses
 

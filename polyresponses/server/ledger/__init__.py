@@ -20,7 +20,8 @@ deployment's whole state; on PostgreSQL they are version 2 of the store's schema
 The logic is written once (:class:`Ledger`) over a small :class:`Database` adapter per backend
 (``_sqlite``, ``_postgres``): placeholders, table names, row locking and notifications are all
 that differ. Every write is one transaction; the methods block, and the server calls them in a
-worker thread, never on its event loop.
+worker thread, or on its event loop where they cannot wait (``Gateway.write``: SQLite under
+``nowait()``, whose writes fail at once rather than wait for another process).
 """
 
 from __future__ import annotations

@@ -9,13 +9,16 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from polyresponses.store._sqlite import default_store_path, make_private, require_sqlite
+from polyresponses.store._sqlite import default_store_path, make_private, require_sqlite, without_waiting
 
 __all__ = ["SQLiteDatabase"]
+
+_BUSY_TIMEOUT = 30.0
+"""Seconds a write waits for another process's transaction (outside :meth:`SQLiteDatabase.nowait`)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS gateway_owners (
@@ -47,8 +50,8 @@ class SQLiteDatabase:
         self.location = str(path)
         if self.location != ":memory:":
             make_private(Path(self.location), directory=Path(self.location) == default_store_path())
-        self._db = sqlite3.connect(self.location, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.location, timeout=_BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()  # re-entered by writes under nowait()
         with self._lock:
             if self.location != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -70,6 +73,22 @@ class SQLiteDatabase:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def nowait(self) -> AbstractContextManager[None]:
+        """Writes inside fail with ``WouldWait`` instead of waiting (the store's :func:`without_waiting`)."""
+        return without_waiting(self._lock, lambda: self._db, _BUSY_TIMEOUT)
+
+    def manual_checkpoints(self) -> None:
+        """Commits stop copying the WAL into the database (a sync of the file): the owner calls
+        :meth:`checkpoint` from a thread instead (the store's ``manual_checkpoints``)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database as far as no reader stops it (``PASSIVE``)."""
+        if self.location != ":memory:":
+            with self._lock:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def sql(self, text: str) -> str:
         return text.replace("{t}", "").replace("{skip_locked}", "")
