@@ -587,13 +587,17 @@ class _Http1Reply:
         return self._content
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        decoder = _decoder(self.headers.get("content-encoding", ""))
+        decoders = _decoders(self.headers.get("content-encoding", ""))
         try:
             async for chunk in self._reply.body():
-                data = decoder.decompress(chunk) if decoder is not None else chunk
-                if data:
-                    yield data
-            if decoder is not None and (rest := decoder.flush()):
+                for decoder in decoders:
+                    chunk = decoder.decompress(chunk)
+                if chunk:
+                    yield chunk
+            rest = b""
+            for decoder in decoders:
+                rest = decoder.decompress(rest) + decoder.flush()
+            if rest:
                 yield rest
         except zlib.error as error:
             raise _http1.ProtocolViolation(f"the reply's body does not decode: {error}") from None
@@ -605,16 +609,19 @@ class _Http1Reply:
         await self._reply.aclose()
 
 
-def _decoder(coding: str) -> Any:
-    """A zlib decompressor for ``Content-Encoding`` (RFC 9110 section 8.4.1), ``None`` for identity."""
-    coding = coding.strip().lower()
-    if coding in ("", "identity"):
-        return None
-    if coding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(zlib.MAX_WBITS | 16)
-    if coding == "deflate":  # zlib-wrapped, as RFC 9110 says; raw deflate is read by httpx too
-        return _Deflate()
-    raise _http1.ProtocolViolation(f"the reply's Content-Encoding {coding!r} was not asked for")
+def _decoders(header: str) -> list[Any]:
+    """Decompressors for ``Content-Encoding`` (RFC 9110 section 8.4.1), applied last coding first. As
+    httpx does, a coding it has no decoder for is passed over (the body is then left as it came)."""
+    decoders: list[Any] = []
+    for coding in reversed(header.split(",")):
+        match coding.strip().lower():
+            case "gzip" | "x-gzip":
+                decoders.append(zlib.decompressobj(zlib.MAX_WBITS | 16))
+            case "deflate":
+                decoders.append(_Deflate())
+            case _:
+                pass
+    return decoders
 
 
 class _Deflate:

@@ -136,11 +136,17 @@ class _Connection(asyncio.Protocol):
         if not self._active:  # bytes nobody asked for: the connection cannot be trusted again
             self._close()
             return
+        if self.complete:  # past the end of the response: it stands, the connection is not reused
+            self.reusable = False
+            return
         try:
             self.parser.feed_data(data)
         except self.pool._parser_error as error:
-            self.error = ProtocolViolation(f"the server's reply is not valid HTTP/1.1: {error}")
-            self._close()
+            if self.complete:  # the response ended within these bytes; what followed it is not reused
+                self.reusable = False
+            else:
+                self.error = ProtocolViolation(f"the server's reply is not valid HTTP/1.1: {error}")
+                self._close()
         self._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -226,23 +232,34 @@ class _Connection(asyncio.Protocol):
 
     async def send(self, head: bytes, body: bytes | AsyncIterable[bytes], timeout: float | None) -> None:
         """Write the request; ``body`` as bytes (already framed by Content-Length) or chunked."""
-        transport = self.transport
-        assert transport is not None
         self._reset()
         self._active = True
         if isinstance(body, bytes):
-            transport.write(head + body if len(body) < 65536 else head)
-            if len(body) >= 65536:
-                transport.write(body)
+            if len(body) < 65536:
+                self._write(head + body)
+            else:
+                self._write(head)
+                self._write(body)
             await self._drain(timeout)
             return
-        transport.write(head)
+        self._write(head)
         async for chunk in body:  # RFC 9112 section 7.1: chunked transfer coding
             if chunk:
-                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                self._write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
                 await self._drain(timeout)
-        transport.write(b"0\r\n\r\n")
+        self._write(b"0\r\n\r\n")
         await self._drain(timeout)
+
+    def _write(self, data: bytes) -> None:
+        """One write; a connection the server has closed (its loss not yet delivered, as uvloop does a turn
+        later, where a write raises ``RuntimeError``) is a failure to send, not a crash."""
+        transport = self.transport
+        if transport is None or self.closed or transport.is_closing():
+            raise ReadFailed("the server closed the connection before the request was sent")
+        try:
+            transport.write(data)
+        except RuntimeError as error:
+            raise ReadFailed(f"the server closed the connection before the request was sent ({error})") from None
 
     async def _drain(self, timeout: float | None) -> None:
         writable = self._writable
@@ -258,6 +275,11 @@ class _Connection(asyncio.Protocol):
         """The response is over: back to the pool if the whole of it was read and both sides keep alive."""
         self._active = False
         if self.complete and self.reusable and not self.closed and self.error is None:
+            self.chunks.clear()  # what the reader left unread of this response
+            self._buffered = 0
+            if self._reading_paused and self.transport is not None:  # read again: a close must be seen
+                self._reading_paused = False
+                self.transport.resume_reading()
             self.pool._give_back(self)
         else:
             self._close()
@@ -295,6 +317,9 @@ class Reply:
             if connection.complete:
                 self.close()
                 return
+            if connection.closed:
+                await self.aclose()
+                raise ReadFailed("the server closed the connection while sending its body")
             await connection.wait(self._read_timeout)
 
     def close(self) -> None:
@@ -362,6 +387,8 @@ class Pool:
             while not connection.head_done:
                 if connection.error is not None:
                     raise connection.error
+                if connection.closed:
+                    raise ReadFailed("the server closed the connection before sending a response")
                 await connection.wait(timeouts.read)
         except BaseException:
             connection._active = False
@@ -380,7 +407,8 @@ class Pool:
             idle = self._idle.get(origin)
             while idle:
                 connection = idle.pop()
-                if not connection.closed and loop.time() - connection.idle_since < self._expiry:
+                alive = connection.transport is not None and not connection.transport.is_closing()
+                if alive and not connection.closed and loop.time() - connection.idle_since < self._expiry:
                     return connection
                 connection._close()
             if len(self._open) + self._opening < self._max_connections or self._drop_oldest_idle():
@@ -400,11 +428,11 @@ class Pool:
         try:
             async with asyncio.timeout_at(deadline):
                 await waiter
-        except TimeoutError:
-            raise PoolTimedOut(f"no connection came free in time ({self._max_connections} open)") from None
-        except BaseException:
+        except BaseException as error:
             if waiter.done() and not waiter.cancelled():
-                self._notify()  # woken and cancelled at once: the freed connection is someone else's
+                self._notify()  # woken as it gave up: the freed connection is someone else's
+            if isinstance(error, TimeoutError):
+                raise PoolTimedOut(f"no connection came free in time ({self._max_connections} open)") from None
             raise
         finally:
             if waiter in self._waiting:
@@ -438,6 +466,8 @@ class Pool:
             raise ConnectTimedOut(f"connecting to {host}:{port} took longer than {timeout} s") from None
         except (OSError, ssl.SSLError) as error:
             raise ConnectFailed(f"could not connect to {host}:{port}: {error}") from None
+        if connection.closed:  # lost between connecting and now (a TLS close, a reset)
+            raise ConnectFailed(f"the connection to {host}:{port} closed as it opened")
         self._open.add(connection)
         return connection
 
@@ -472,6 +502,10 @@ class Pool:
         for connection in connections:
             connection._close()
         self._idle.clear()
+        while self._waiting:  # every request waiting for a slot learns the pool is closed
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
         if connections:
             await asyncio.sleep(0)  # the loop closes the sockets in callbacks: let them run
 

@@ -12,7 +12,6 @@ parameters, and refusing what a client must not choose (the upstream, transport 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import hmac
 import logging
@@ -159,8 +158,9 @@ class Gateway:
         from polyresponses.server._background import Jobs
 
         self.jobs = Jobs(self)
-        # SQLite (or memory) under both: a write can be tried on the loop without waiting (write_soon)
-        self._inline = hasattr(self.store, "nowait") and hasattr(self.ledger.database, "nowait")
+        self._inline = False
+        """Writes are tried on the loop (:meth:`write`): set by :meth:`start` for SQLite or memory, once
+        their commits no longer checkpoint."""
         self._checkpoints: asyncio.Task[None] | None = None
 
     @property
@@ -177,16 +177,18 @@ class Gateway:
         gateway listens), then start the background jobs' lease keeper."""
         await asyncio.to_thread(self.ledger.ping)
         await self.jobs.start()
-        if self._inline:  # commits on the loop must not sync the file: a thread checkpoints instead
+        if hasattr(self.store, "nowait") and hasattr(self.ledger.database, "nowait"):
+            # commits on the loop must not sync the file: a thread checkpoints instead
             await asyncio.to_thread(self.store.manual_checkpoints)  # type: ignore[attr-defined]
             await asyncio.to_thread(self.ledger.database.manual_checkpoints)  # type: ignore[attr-defined]
             self._checkpoints = asyncio.ensure_future(self._checkpoint_every(_CHECKPOINT_SECONDS))
+            self._inline = True
 
     async def aclose(self) -> None:
+        self._inline = False
         if self._checkpoints is not None:
             self._checkpoints.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpoints
+            await asyncio.wait([self._checkpoints])  # its own cancellation stays in it; ours would propagate
         await self.jobs.stop()
         for client in self._clients.values():
             await client.close()
@@ -218,6 +220,8 @@ class Gateway:
                 log.warning("store checkpoint failed: %s", type(error).__name__)
 
     def _checkpoint(self) -> None:
+        if not self._inline:  # closing: the ledger may be closed under this thread
+            return
         self.store.checkpoint()  # type: ignore[attr-defined]
         self.ledger.database.checkpoint()  # type: ignore[attr-defined]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 import warnings
@@ -12,8 +13,8 @@ from dataclasses import dataclass, field
 
 from polyresponses.store._memory import MemoryStore
 from polyresponses.store._postgres import PostgresStore, is_postgres_url, redact_url
-from polyresponses.store._records import ResponseStore, StoredItem, StoredResponse
-from polyresponses.store._sqlite import SQLiteStore, default_store_path
+from polyresponses.store._records import ResponseStore, StoredItem, StoredResponse, WouldWait
+from polyresponses.store._sqlite import SQLiteStore, default_store_path, is_busy
 
 __all__ = ["STORE_ENV", "default_store_path", "defer", "flush", "open_store", "redact_url"]
 
@@ -77,6 +78,8 @@ class _Pending:
 
 _BATCH = 64
 _MAX_AGE = 2.0  # seconds
+_BACKLOG = 16 * _BATCH
+"""Turns kept past a due flush that would have waited, before one waits after all."""
 _pending: dict[int, _Pending] = {}
 _pending_lock = threading.Lock()
 
@@ -102,7 +105,26 @@ def defer(store: ResponseStore, record: StoredResponse, input_items: Sequence[St
         pending.turns.append((record, input_items))
         due = len(pending.turns) >= _BATCH or time.monotonic() - pending.since > _MAX_AGE
     if due:
+        _flush_without_waiting(store)
+
+
+def _flush_without_waiting(store: ResponseStore) -> None:
+    """A due batch. ``defer`` is called on event loops too: there, a store that offers ``nowait()`` and is
+    busy keeps the batch for a later flush, unless it has grown past ``_BACKLOG`` (memory stays bounded:
+    it is then written, waiting as it must). Elsewhere it is written as always."""
+    nowait = getattr(store, "nowait", None)
+    asyncio = sys.modules.get("asyncio")
+    on_loop = asyncio is not None and asyncio._get_running_loop() is not None
+    if nowait is None or not on_loop:
         flush(store)
+        return
+    try:
+        with nowait():
+            flush(store)
+    except WouldWait:
+        pending = _pending.get(id(store))
+        if pending is not None and len(pending.turns) >= _BACKLOG:
+            flush(store)
 
 
 def flush(store: ResponseStore) -> None:
@@ -115,9 +137,10 @@ def flush(store: ResponseStore) -> None:
     if turns:
         try:
             store.save_responses(turns)
-        except BaseException:  # not written (a write that would wait, a failing database): queued again
-            with _pending_lock:
-                pending.turns[:0] = turns
+        except Exception as error:
+            if is_busy(error):  # not written because it would have waited: written by the next flush
+                with _pending_lock:
+                    pending.turns[:0] = turns
             raise
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "SQLiteStore",
     "WouldWait",
     "default_store_path",
+    "is_busy",
     "make_private",
     "require_sqlite",
     "without_waiting",
@@ -151,6 +152,16 @@ CREATE INDEX IF NOT EXISTS items_by_id ON items (owner, id);
 """
 
 
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's "busy" or "locked" (another connection holds what it needed)."""
+    if isinstance(error, WouldWait):
+        return True
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code: BUSY_RECOVERY is BUSY too
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 @contextmanager
 def without_waiting(
     lock: threading.RLock, connection: Callable[[], sqlite3.Connection], busy_timeout: float
@@ -170,7 +181,7 @@ def without_waiting(
         try:
             yield
         except sqlite3.OperationalError as error:
-            if getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if is_busy(error):
                 raise WouldWait from None
             raise
         finally:

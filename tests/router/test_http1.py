@@ -170,10 +170,18 @@ async def test_bodies_are_read_whatever_their_framing_and_coding(
         assert json.loads(body) == REPLY
 
 
-async def test_a_coding_not_asked_for_is_a_connection_error(server: LoopbackServer, http1: AsyncHTTP) -> None:
+async def test_a_coding_without_a_decoder_is_passed_over(server: LoopbackServer, http1: AsyncHTTP) -> None:
+    """As httpx does: the body is left as it came (and reads as what it is), the status is not hidden."""
     server.default = raw_reply(b"\x00\x01", content_type="application/json", headers={"Content-Encoding": "br"})
-    with pytest.raises(APIConnectionError, match="Content-Encoding 'br' was not asked for"):
-        await read(http1, target(server), WIRES[0])
+    _, body = await read(http1, target(server), WIRES[0])
+    assert body == b"\x00\x01"
+
+
+async def test_codings_are_undone_last_first(server: LoopbackServer, http1: AsyncHTTP) -> None:
+    data = gzip.compress(zlib.compress(json.dumps(REPLY).encode()))
+    server.default = raw_reply(data, content_type="application/json", headers={"Content-Encoding": "deflate, gzip"})
+    _, body = await read(http1, target(server), WIRES[0])
+    assert json.loads(body) == REPLY
 
 
 async def test_a_body_that_does_not_decode_is_a_connection_error(server: LoopbackServer, http1: AsyncHTTP) -> None:
@@ -319,6 +327,83 @@ async def test_a_slow_reader_stops_the_socket_being_read(server: LoopbackServer)
     assert received == pieces * len(piece)
     assert paused_seen, "reading was never paused"
     await pool.aclose()
+
+
+def _origin(server: LoopbackServer) -> tuple[str, str, int]:
+    host, port = server.url.split("//")[1].split("/")[0].split(":")
+    return ("http", host, int(port))
+
+
+async def test_a_response_left_unread_while_reading_was_paused_leaves_a_usable_connection(
+    server: LoopbackServer,
+) -> None:
+    """The whole body arrived, reading was paused past the mark, the reader left: the pooled connection
+    reads again (else the next request on it would wait for its read timeout)."""
+    body = b"y" * (_http1._READ_HIGH_WATER + 40_000)
+    server.script(raw_reply(body, content_type="application/octet-stream"))
+    pool = _http1.Pool()
+    reply = await pool.request(b"GET", _origin(server), b"/v1/a", [(b"Host", b"h")], b"", _http1.Timeouts(read=2))
+    connection = next(iter(pool._open))
+    deadline = asyncio.get_running_loop().time() + 2
+    while not connection.complete and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert connection.complete and connection._reading_paused
+    await reply.aclose()  # without reading it
+    second = await pool.request(b"GET", _origin(server), b"/v1/b", [(b"Host", b"h")], b"", _http1.Timeouts(read=2))
+    assert json.loads(b"".join([chunk async for chunk in second.body()])) == REPLY
+    assert [request.connection for request in server.requests] == [1, 1]
+    await pool.aclose()
+
+
+async def test_bytes_past_the_end_of_a_response_do_not_spoil_it(server: LoopbackServer, http1: AsyncHTTP) -> None:
+    data = json.dumps(REPLY).encode()
+
+    def reply_and_more(exchange: Exchange) -> None:
+        exchange._handler.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%bGARBAGE"
+            % (len(data), data)
+        )
+        exchange.pause(0.2)
+
+    server.script(reply_and_more)
+    _, body = await read(http1, target(server), WIRES[0])
+    assert json.loads(body) == REPLY
+    await read(http1, target(server), WIRES[0])
+    assert [request.connection for request in server.requests] == [1, 2], "that connection was not reused"
+
+
+async def test_a_pooled_connection_already_closing_is_not_handed_out(server: LoopbackServer) -> None:
+    pool = _http1.Pool()
+    for path in (b"/v1/a", b"/v1/b"):
+        reply = await pool.request(b"GET", _origin(server), path, [(b"Host", b"h")], b"", _http1.Timeouts(read=2))
+        assert b"".join([chunk async for chunk in reply.body()])
+        for connection in pool._idle.get(_origin(server), []):
+            assert connection.transport is not None
+            connection.transport.close()  # closing, its loss not yet delivered
+    assert [request.connection for request in server.requests] == [1, 2]
+    await pool.aclose()
+
+
+async def test_closing_the_pool_releases_every_waiting_request(server: LoopbackServer) -> None:
+    def slow(exchange: Exchange) -> None:
+        exchange.pause(1.0)
+
+    server.default = slow
+    pool = _http1.Pool(max_connections=1)
+    head = [(b"Host", b"h")]
+    holding = asyncio.ensure_future(pool.request(b"GET", _origin(server), b"/v1/a", head, b"", _http1.Timeouts()))
+    await asyncio.sleep(0.1)
+    waiting = [
+        asyncio.ensure_future(pool.request(b"GET", _origin(server), b"/v1/b", head, b"", _http1.Timeouts()))
+        for _ in range(2)
+    ]
+    await asyncio.sleep(0.05)
+    await pool.aclose()
+    for task in waiting:
+        with pytest.raises(_http1.ConnectFailed, match="pool is closed"):
+            await asyncio.wait_for(task, 0.5)
+    with pytest.raises(_http1.ReadFailed):
+        await asyncio.wait_for(holding, 0.5)
 
 
 # ------------------------------------------------------------------------------------------------ 4. TLS

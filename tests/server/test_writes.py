@@ -180,3 +180,26 @@ async def test_commits_on_the_loop_leave_checkpoints_to_a_thread(gateway: Gatewa
         assert store_file.stat().st_size >= before + 1_000_000, "the WAL was never copied back"
     finally:
         await gateway.aclose()
+
+
+async def test_a_due_batch_on_the_loop_does_not_wait_for_another_writer(store_file: Path) -> None:
+    """``defer`` runs on event loops (a stream's mirror record): a due batch the file is busy for stays
+    queued, and the next flush writes it."""
+    store = SQLiteStore(store_file)
+    store.save_responses([(_record("resp_0"), [])])
+    held = HeldWriteLock(store_file)
+    try:
+        started = time.monotonic()
+        for number in range(1, 65):  # _BATCH: the last one makes the batch due
+            defer(store, _record(f"resp_{number}"), [])
+        assert time.monotonic() - started < 0.5, "the loop waited for the other writer"
+    finally:
+        held.release()
+    assert store.get_response("resp_64") is None
+    flush(store)
+    assert store.get_response("resp_1") is not None and store.get_response("resp_64") is not None
+
+
+async def test_a_gateway_not_started_writes_in_a_thread(gateway: Gateway) -> None:
+    """Its commits still checkpoint (start() turns that off), so they must not run on the loop."""
+    assert await gateway.write(threading.get_ident) != threading.get_ident()
