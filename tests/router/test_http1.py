@@ -335,12 +335,13 @@ def _origin(server: LoopbackServer) -> tuple[str, str, int]:
 
 
 async def test_a_response_left_unread_while_reading_was_paused_leaves_a_usable_connection(
-    server: LoopbackServer,
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole body arrived, reading was paused past the mark, the reader left: the pooled connection
-    reads again (else the next request on it would wait for its read timeout)."""
-    body = b"y" * (_http1._READ_HIGH_WATER + 40_000)
-    server.script(raw_reply(body, content_type="application/octet-stream"))
+    reads again (else the next request on it would wait for its read timeout). A 1 KiB mark and a 2 KiB
+    body that arrives in one read make the state certain."""
+    monkeypatch.setattr(_http1, "_READ_HIGH_WATER", 1024)
+    server.script(raw_reply(b"y" * 2048, content_type="application/octet-stream"))
     pool = _http1.Pool()
     reply = await pool.request(b"GET", _origin(server), b"/v1/a", [(b"Host", b"h")], b"", _http1.Timeouts(read=2))
     connection = next(iter(pool._open))
