@@ -13,7 +13,7 @@ and maps :class:`HTTP1Error` onto httpx's exceptions (and those onto ours).
 
 Message framing follows RFC 9112: section 6.3 (a body ends at its ``Content-Length``, at the last
 chunk, or, with neither, when the server closes), section 9.3 (persistence: reuse only after the whole
-response was read and neither side said ``close``).
+response arrived, nothing followed it, and neither side said ``close``).
 """
 
 from __future__ import annotations
