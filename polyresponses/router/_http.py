@@ -91,13 +91,17 @@ RequestSigner = Callable[[str, str, Mapping[str, str], bytes], Mapping[str, str]
 
 def _sign(target: Target, request: httpx.Request) -> None:
     """Add the signer's headers to ``request`` (a no-op for key-authenticated rows)."""
+    request.headers.update(_signed(target, request.method, str(request.url), dict(request.headers), request.content))
+
+
+def _signed(target: Target, method: str, url: str, headers: dict[str, str], body: bytes) -> Mapping[str, str]:
+    """The headers ``target``'s signer adds to this request (none for key-authenticated rows)."""
     if target.signer is None:
-        return
+        return {}
     try:
-        added = target.signer(request.method, str(request.url), dict(request.headers), request.content)
+        return target.signer(method, url, headers, body)
     except LookupError as error:  # no credentials, or they could not be loaded: refused before the network
         raise MissingAPIKeyError(target.provider, "<credentials>", str(error)) from None
-    request.headers.update(added)
 
 
 def retry_delay(attempt: int, retry_after: float | None) -> float:
@@ -227,20 +231,12 @@ def _build(
     timeout: float | None,
     extra_headers: Mapping[str, str] | None,
 ) -> httpx.Request:
-    headers = {"user-agent": _USER_AGENT, "accept": wire.accept or _accept(wire)}
-    headers.update(target.headers)
-    content: bytes | None = None
-    if wire.body is not None:
-        headers["content-type"] = "application/json"
-        content = json.dumps(wire.body, ensure_ascii=False, separators=(",", ":")).encode()
-    if extra_headers:
-        headers.update(extra_headers)
     return client.build_request(
         wire.method,
         target.base_url + wire.path,
         params={**target.params, **wire.params} or None,
-        headers=headers,
-        content=content,
+        headers=dict(_headers(target, wire, extra_headers).values()),
+        content=None if wire.body is None else _body(wire),
         timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout),
     )
 
@@ -514,7 +510,7 @@ class _Http1Exchange:
         self._method = method
         self._target = url
         self.url = str(url)
-        self._origin = (url.scheme, url.raw_host.decode("ascii"), url.port or _http1.default_port(url.scheme))
+        self._origin = _origin(url)
         headers = {"host": ("Host", url.netloc.decode("ascii")), **headers}
         headers.setdefault("accept-encoding", ("Accept-Encoding", "gzip, deflate"))
         headers.setdefault("connection", ("Connection", "keep-alive"))
@@ -525,14 +521,8 @@ class _Http1Exchange:
         self._timeouts = _http1.Timeouts(timeout, timeout, timeout, timeout)
 
     def sign(self, target: Target) -> None:
-        if target.signer is None:
-            return
         seen = {name: value for name, (_, value) in self._headers.items()}  # as httpx shows them: lower-case
-        try:
-            added = target.signer(self._method, self.url, seen, self._body)
-        except LookupError as error:  # no credentials, or they could not be loaded: refused before the network
-            raise MissingAPIKeyError(target.provider, "<credentials>", str(error)) from None
-        for name, value in added.items():
+        for name, value in _signed(target, self._method, self.url, seen, self._body).items():
             self._headers[name.lower()] = (name, value)
 
     async def open(self) -> UpstreamReply:
@@ -541,6 +531,10 @@ class _Http1Exchange:
             self._method.encode("ascii"), self._origin, self._target.raw_path, encoded, self._body, self._timeouts
         )
         return _Http1Reply(reply, self.url)
+
+
+def _origin(url: httpx.URL) -> _http1.Origin:
+    return (url.scheme, url.raw_host.decode("ascii"), url.port or _http1.default_port(url.scheme))
 
 
 def _header_bytes(value: str) -> bytes:
@@ -685,10 +679,9 @@ class HTTP1Transport(httpx.AsyncBaseTransport):
             body = request.stream
         limits = request.extensions.get("timeout", {})
         timeouts = _http1.Timeouts(limits.get("connect"), limits.get("read"), limits.get("write"), limits.get("pool"))
-        origin = (url.scheme, url.raw_host.decode("ascii"), url.port or _http1.default_port(url.scheme))
         try:
             reply = await self.pool.request(
-                request.method.encode("ascii"), origin, url.raw_path, request.headers.raw, body, timeouts
+                request.method.encode("ascii"), _origin(url), url.raw_path, request.headers.raw, body, timeouts
             )
         except _http1.HTTP1Error as error:
             raise _httpx_error(error, request) from None

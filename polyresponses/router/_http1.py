@@ -29,6 +29,7 @@ __all__ = [
     "ConnectFailed",
     "ConnectTimedOut",
     "HTTP1Error",
+    "Origin",
     "Pool",
     "PoolTimedOut",
     "ProtocolViolation",

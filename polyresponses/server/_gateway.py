@@ -41,7 +41,7 @@ from polyresponses.server._errors import GatewayError, as_gateway_error, not_fou
 from polyresponses.server._metrics import Metrics
 from polyresponses.server.ledger import Ledger, open_ledger
 from polyresponses.store import ResponseStore, default_store_path, flush, open_store
-from polyresponses.store._records import OwnerClaim, WouldWait
+from polyresponses.store._records import NoWaitWrites, OwnerClaim, WouldWait
 
 if TYPE_CHECKING:
     from polyresponses.router._client import _Plan
@@ -158,9 +158,9 @@ class Gateway:
         from polyresponses.server._background import Jobs
 
         self.jobs = Jobs(self)
-        self._inline = False
-        """Writes are tried on the loop (:meth:`write`): set by :meth:`start` for SQLite or memory, once
-        their commits no longer checkpoint."""
+        self._nowait: tuple[NoWaitWrites, NoWaitWrites] | None = None
+        """The store and ledger whose writes are tried on the loop (:meth:`write`): set by :meth:`start`
+        for SQLite or memory, once their commits no longer checkpoint."""
         self._checkpoints: asyncio.Task[None] | None = None
 
     @property
@@ -177,15 +177,16 @@ class Gateway:
         gateway listens), then start the background jobs' lease keeper."""
         await asyncio.to_thread(self.ledger.ping)
         await self.jobs.start()
-        if hasattr(self.store, "nowait") and hasattr(self.ledger.database, "nowait"):
+        store, database = self.store, self.ledger.database
+        if isinstance(store, NoWaitWrites) and isinstance(database, NoWaitWrites):
             # commits on the loop must not sync the file: a thread checkpoints instead
-            await asyncio.to_thread(self.store.manual_checkpoints)  # type: ignore[attr-defined]
-            await asyncio.to_thread(self.ledger.database.manual_checkpoints)  # type: ignore[attr-defined]
+            await asyncio.to_thread(store.manual_checkpoints)
+            await asyncio.to_thread(database.manual_checkpoints)
             self._checkpoints = asyncio.ensure_future(self._checkpoint_every(_CHECKPOINT_SECONDS))
-            self._inline = True
+            self._nowait = (store, database)
 
     async def aclose(self) -> None:
-        self._inline = False
+        self._nowait = None
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             await asyncio.wait([self._checkpoints])  # its own cancellation stays in it; ours would propagate
@@ -201,9 +202,10 @@ class Gateway:
         (PostgreSQL, a busy SQLite file). The thread hop costs ~150 us of every request's latency on the
         benchmark machine (``bench/gateway.py``). ``work`` must be safe to run again: a try that would wait
         writes nothing, and the thread then does the whole of it."""
-        if self._inline:
+        if self._nowait is not None:
+            store, database = self._nowait
             try:
-                with self.store.nowait(), self.ledger.database.nowait():  # type: ignore[attr-defined]
+                with store.nowait(), database.nowait():
                     return work()
             except WouldWait:
                 pass
@@ -220,10 +222,8 @@ class Gateway:
                 log.warning("store checkpoint failed: %s", type(error).__name__)
 
     def _checkpoint(self) -> None:
-        if not self._inline:  # closing: the ledger may be closed under this thread
-            return
-        self.store.checkpoint()  # type: ignore[attr-defined]
-        self.ledger.database.checkpoint()  # type: ignore[attr-defined]
+        for database in self._nowait or ():  # none once closing: the ledger may be closed under this thread
+            database.checkpoint()
 
     # who is asking
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from polyresponses.store._memory import MemoryStore
 from polyresponses.store._postgres import PostgresStore, is_postgres_url, redact_url
-from polyresponses.store._records import ResponseStore, StoredItem, StoredResponse, WouldWait
+from polyresponses.store._records import NoWaitWrites, ResponseStore, StoredItem, StoredResponse, WouldWait
 from polyresponses.store._sqlite import SQLiteStore, default_store_path, is_busy
 
 __all__ = ["STORE_ENV", "default_store_path", "defer", "flush", "open_store", "redact_url"]
@@ -112,14 +112,13 @@ def _flush_without_waiting(store: ResponseStore) -> None:
     """A due batch. ``defer`` is called on event loops too: there, a store that offers ``nowait()`` and is
     busy keeps the batch for a later flush, unless it has grown past ``_BACKLOG`` (memory stays bounded:
     it is then written, waiting as it must). Elsewhere it is written as always."""
-    nowait = getattr(store, "nowait", None)
     asyncio = sys.modules.get("asyncio")
     on_loop = asyncio is not None and asyncio._get_running_loop() is not None
-    if nowait is None or not on_loop:
+    if not on_loop or not isinstance(store, NoWaitWrites):
         flush(store)
         return
     try:
-        with nowait():
+        with store.nowait():
             flush(store)
     except WouldWait:
         pending = _pending.get(id(store))

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
@@ -22,12 +23,29 @@ __all__ = [
     "loads_object",
     "paginate",
     "WouldWait",
+    "NoWaitWrites",
 ]
 
 
 class WouldWait(Exception):
     """A write asked not to wait (a store's ``nowait()``) found its connection or the database busy:
     nothing was written, and the caller may do it where waiting is allowed (a worker thread)."""
+
+
+@runtime_checkable
+class NoWaitWrites(Protocol):
+    """A database whose writes can be tried where waiting is not allowed (an event loop): SQLite and
+    memory stores, the gateway's SQLite ledger."""
+
+    def nowait(self) -> AbstractContextManager[None]:
+        """Writes inside raise :class:`WouldWait` (having written nothing) rather than wait."""
+        ...
+
+    def manual_checkpoints(self) -> None:
+        """Commits stop syncing the file (copying the WAL back); the owner calls :meth:`checkpoint`."""
+        ...
+
+    def checkpoint(self) -> None: ...
 
 
 Order = Literal["asc", "desc"]

@@ -62,6 +62,11 @@ def target(server: LoopbackServer, **extra: Any) -> Target:
     )
 
 
+def _origin(server: LoopbackServer) -> tuple[str, str, int]:
+    host, port = server.url.split("//")[1].split("/")[0].split(":")
+    return ("http", host, int(port))
+
+
 async def read(http: AsyncHTTP, where: Target, wire: WireRequest) -> tuple[UpstreamReply, bytes]:
     reply = await http.send(where, wire, max_retries=0)
     if not wire.stream:
@@ -231,12 +236,9 @@ async def test_a_connection_is_kept_until_its_server_says_close(server: Loopback
 
 async def test_a_connection_idle_past_the_expiry_is_not_reused(server: LoopbackServer) -> None:
     pool = _http1.Pool(keepalive_expiry=0.2)
-    host, port = server.url.split("//")[1].split("/")[0].split(":")
     for pause in (0.0, 0.4):
         await asyncio.sleep(pause)
-        reply = await pool.request(
-            b"GET", ("http", host, int(port)), b"/v1/x", [(b"Host", b"h")], b"", _http1.Timeouts(read=5)
-        )
+        reply = await pool.request(b"GET", _origin(server), b"/v1/x", [(b"Host", b"h")], b"", _http1.Timeouts(read=5))
         assert b"".join([chunk async for chunk in reply.body()]) == json.dumps(REPLY).encode()
     await pool.aclose()
     assert [request.connection for request in server.requests] == [1, 2]
@@ -312,10 +314,7 @@ async def test_a_slow_reader_stops_the_socket_being_read(server: LoopbackServer)
 
     server.script(big)
     pool = _http1.Pool()
-    host, port = server.url.split("//")[1].split("/")[0].split(":")
-    reply = await pool.request(
-        b"GET", ("http", host, int(port)), b"/v1/big", [(b"Host", b"h")], b"", _http1.Timeouts(read=5)
-    )
+    reply = await pool.request(b"GET", _origin(server), b"/v1/big", [(b"Host", b"h")], b"", _http1.Timeouts(read=5))
     connection = next(iter(pool._open))
     received = 0
     paused_seen = False
@@ -327,11 +326,6 @@ async def test_a_slow_reader_stops_the_socket_being_read(server: LoopbackServer)
     assert received == pieces * len(piece)
     assert paused_seen, "reading was never paused"
     await pool.aclose()
-
-
-def _origin(server: LoopbackServer) -> tuple[str, str, int]:
-    host, port = server.url.split("//")[1].split("/")[0].split(":")
-    return ("http", host, int(port))
 
 
 async def test_a_response_left_unread_while_reading_was_paused_leaves_a_usable_connection(
